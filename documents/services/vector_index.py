@@ -1,0 +1,116 @@
+"""One partial HNSW index per embedding model over the untyped `embedding` column.
+
+Chunks of several models (of different widths) share one column; each model's index covers only its rows,
+`USING hnsw ((embedding::vector(N)) vector_cosine_ops) WHERE embedding_model = '<model>'`, and searches repeat
+that expression and predicate so the planner picks it (documents/selectors.py). Switching the embedding model
+therefore never breaks the index of the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.db import connection
+from psycopg import sql
+
+from documents.models import EmbeddingSpace
+
+logger = logging.getLogger(__name__)
+
+# pgvector's HNSW indexes vectors of up to 2,000 dimensions and half-precision vectors of up to 4,000.
+MAX_VECTOR_INDEX_DIMENSIONS = 2000
+MAX_HALFVEC_INDEX_DIMENSIONS = 4000
+MAX_DIMENSIONS = 16000
+
+
+@dataclass(frozen=True)
+class VectorCast:
+    """How a model's vectors are cast for its index and its queries: `embedding::<type>(<dimensions>)`."""
+
+    type: str
+    dimensions: int
+
+    @property
+    def opclass(self) -> str:
+        return f"{self.type}_cosine_ops"
+
+    @property
+    def indexed(self) -> bool:
+        return self.dimensions <= MAX_HALFVEC_INDEX_DIMENSIONS
+
+
+def vector_cast(dimensions: int) -> VectorCast:
+    """The cast for a width: full precision where HNSW allows it, half precision above (text-embedding-3-large)."""
+    return VectorCast("vector" if dimensions <= MAX_VECTOR_INDEX_DIMENSIONS else "halfvec", dimensions)
+
+
+def _index_name(model: str) -> str:
+    # Model names are free text ("BAAI/bge-m3:latest"); a digest makes a valid, unique identifier within 63 bytes.
+    return "chunk_embedding_hnsw_" + hashlib.sha256(model.encode()).hexdigest()[:16]
+
+
+def embedding_space_ensure(*, model: str, dimensions: int) -> EmbeddingSpace:
+    """Register an embedding model and create its HNSW index on first use; return its space.
+
+    Side effects: inserts an EmbeddingSpace row and runs CREATE INDEX (CONCURRENTLY outside a transaction, so
+    ingestion of other models and searches go on while it builds).
+    """
+    if not 1 <= dimensions <= MAX_DIMENSIONS:
+        raise ValueError(f"embedding width {dimensions} is outside 1..{MAX_DIMENSIONS}")
+    space, _ = EmbeddingSpace.objects.get_or_create(
+        model=model, defaults={"dimensions": dimensions, "index_name": _index_name(model)}
+    )
+    if space.dimensions != dimensions:
+        raise ValueError(f"model {model!r} produced {dimensions}-wide vectors, but is registered as {space.dimensions}")
+    cast = vector_cast(dimensions)
+    if not cast.indexed:
+        logger.warning("event=embedding_index_skipped model=%s dimensions=%s reason=too_wide", model, dimensions)
+        return space
+    _index_create(space=space, cast=cast)
+    return space
+
+
+def _index_create(*, space: EmbeddingSpace, cast: VectorCast) -> None:
+    concurrently = not connection.in_atomic_block
+    lock_key = int(hashlib.sha256(space.index_name.encode()).hexdigest()[:15], 16)
+    statement = sql.SQL(
+        "CREATE INDEX {concurrently} IF NOT EXISTS {name} ON documents_chunk "
+        "USING hnsw ((embedding::{type}({dimensions})) {opclass}) WHERE embedding_model = {model}"
+    ).format(
+        concurrently=sql.SQL("CONCURRENTLY" if concurrently else ""),
+        name=sql.Identifier(space.index_name),
+        type=sql.SQL(cast.type),
+        dimensions=sql.Literal(cast.dimensions),
+        opclass=sql.SQL(cast.opclass),
+        # DDL takes no bind parameters: the model name is quoted as a literal by psycopg.
+        model=sql.Literal(space.model),
+    )
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        # Two processes meeting a new model at once would both build the index; the lock makes the second wait.
+        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_key])
+        try:
+            cursor.execute(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+                [space.index_name],
+            )
+            row = cursor.fetchone()
+            if row is not None and not row[0]:
+                # A CONCURRENTLY build that was interrupted leaves an invalid index that IF NOT EXISTS would keep.
+                logger.warning("event=embedding_index_rebuild index=%s reason=invalid", space.index_name)
+                cursor.execute(
+                    sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(space.index_name)).as_string(raw)
+                )
+                row = None
+            if row is None:
+                cursor.execute(statement.as_string(raw))
+                logger.info(
+                    "event=embedding_index_created index=%s model=%s dimensions=%s",
+                    space.index_name,
+                    space.model,
+                    cast.dimensions,
+                )
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_key])

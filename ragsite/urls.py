@@ -1,0 +1,19 @@
+"""Top-level routes. API paths have no trailing slash; one is tolerated (never redirected) for old clients."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from ragsite.health import HealthView, LiveView
+
+urlpatterns = [
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "ragsite.errors.handler400"
+handler403 = "ragsite.errors.handler403"
+handler404 = "ragsite.errors.handler404"
+handler500 = "ragsite.errors.handler500"

@@ -1,0 +1,49 @@
+"""Shared fixtures: a throwaway embedded PostgreSQL for the whole run, clients, and live gunicorn servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from ragsite.database import embedded_server_leave, embedded_server_running, embedded_server_stop
+
+
+@pytest.fixture(scope="session")
+def embedded_pgdata(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of this run's own PostgreSQL; never the developer's DATA_DIR."""
+    return tmp_path_factory.mktemp("embedded-pg") / "postgres"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(embedded_pgdata: Path) -> None:
+    database = settings.DATABASES["default"]
+    if settings.DATABASE_IS_EMBEDDED:
+        # The backend starts the server on the first connection (ragsite/database/base.py).
+        database["PGDATA"] = str(embedded_pgdata)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_embedded_database(embedded_pgdata: Path):
+    yield
+    # Leaving stops the server when no other process uses it; stopping it anyway covers a child process that was
+    # killed before it could leave, so no postmaster outlives the run.
+    embedded_server_leave(pgdata=embedded_pgdata)
+    if embedded_server_running(pgdata=embedded_pgdata):
+        embedded_server_stop(pgdata=embedded_pgdata)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings) -> None:
+    # The manifest storage needs collectstatic; pages rendered in tests only need the plain storage.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient(raise_request_exception=False)
