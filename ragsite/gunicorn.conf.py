@@ -34,6 +34,8 @@ timeout = int(settings.REQUEST_TIMEOUT) + 30
 # On SIGTERM, in-flight requests and streams get this long to finish.
 graceful_timeout = int(settings.REQUEST_TIMEOUT) + 5
 keepalive = 5
+# gunicorn 27's runtime control socket sits at one path per user: several instances on a machine would collide.
+control_socket_disable = True
 accesslog = None
 errorlog = "-"
 loglevel = settings.LOG_LEVEL.lower()

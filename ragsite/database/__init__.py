@@ -127,5 +127,7 @@ def _database_ensure(*, socket_dir: Path, database: str) -> None:
             return
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process created it between our check and our CREATE
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            # Another process created it between our check and our CREATE (depending on timing, PostgreSQL
+            # reports the race as either error).
+            pass
