@@ -53,8 +53,32 @@ class NotFound(ServiceError):
     status, code, message = 404, "NOT_FOUND", "Not found"
 
 
+class DocumentNotFound(NotFound):
+    code, message = "DOCUMENT_NOT_FOUND", "Document not found"
+
+
+class VaultNotFound(NotFound):
+    code, message = "VAULT_NOT_FOUND", "Vault not found"
+
+
 class Conflict(ServiceError):
     status, code, message = 409, "CONFLICT", "Conflict"
+
+
+class VaultExists(Conflict):
+    code, message = "VAULT_EXISTS", "A vault with this name already exists"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "This file type cannot be read"
+
+
+class EmbeddingFailed(ServiceError):
+    status, code, message = 502, "EMBEDDING_ERROR", "The embedding provider failed"
+
+
+class UpstreamTimeout(ServiceError):
+    status, code, message = 504, "UPSTREAM_TIMEOUT", "The model provider did not answer in time"
 
 
 class RequestTooLarge(ServiceError):

@@ -6,10 +6,11 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
-from ragsite.errors import DatabaseUnavailable, ServiceError, error_response
+from ragsite.errors import DatabaseUnavailable, RequestTooLarge, ServiceError, error_response
 from ragsite.log import request_id_var
 
 # An incoming id is echoed only if it is short and plain, so it cannot forge log lines or headers.
@@ -30,6 +31,24 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """MAX_REQUEST_SIZE for every body, JSON and uploads alike, refused before a byte of it is read."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_SIZE:
+            return error_response(
+                RequestTooLarge(detail=f"the body has {length} bytes; the limit is {settings.MAX_REQUEST_SIZE}")
+            )
+        return self.get_response(request)
 
 
 class ErrorEnvelopeMiddleware:

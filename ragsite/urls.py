@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from ragsite.health import HealthView, LiveView
 
@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
     path("admin/", admin.site.urls),
+    path("", include("documents.urls")),
 ]
 
 handler400 = "ragsite.errors.handler400"

@@ -9,6 +9,10 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from ragsite.database import embedded_server_leave, embedded_server_running, embedded_server_stop
+from tests.fakes.openai_server import FakeOpenAI
+
+# The fake server's embedding width for the configured OpenAI model: small keeps tests fast, and any width works.
+FAKE_EMBEDDING_DIMENSIONS = 64
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +51,32 @@ def _plain_static_storage(settings) -> None:
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient(raise_request_exception=False)
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server() -> FakeOpenAI:
+    with FakeOpenAI(dimensions=FAKE_EMBEDDING_DIMENSIONS) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The local OpenAI-speaking server, with no faults, no delay and an empty request log."""
+    _fake_openai_server.reset()
+    _fake_openai_server.delay = 0.0
+    yield _fake_openai_server
+    _fake_openai_server.reset()
+    _fake_openai_server.delay = 0.0
+
+
+@pytest.fixture
+def openai_settings(settings, fake_openai: FakeOpenAI):
+    """The production configuration: an OpenAI-compatible provider (the fake server) for embeddings and chat."""
+    settings.OPENAI_API_KEY = "sk-test-key"
+    settings.OPENAI_API_BASE = fake_openai.base_url
+    settings.EMBEDDING_PROVIDER = "openai"
+    settings.EMBEDDING_MODEL = "text-embedding-3-small"
+    settings.CHAT_MODEL = "gpt-4.1-mini"
+    settings.PROVIDER_MAX_RETRIES = 2
+    settings.REQUEST_TIMEOUT = 5.0
+    return settings

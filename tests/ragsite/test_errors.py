@@ -9,7 +9,7 @@ from django.db import OperationalError
 from rest_framework.exceptions import ParseError, ValidationError
 
 from ragsite.errors import exception_to_error
-from tests.urls_for_errors import SECRET_IN_EXCEPTION
+from tests.ragsite.urls_for_errors import SECRET_IN_EXCEPTION
 
 
 def assert_envelope(response, status: int, code: str) -> dict:
@@ -36,7 +36,7 @@ def test_wrong_method_on_an_api_view_is_405_in_the_envelope(api_client):
     assert "GET" in response["Allow"]
 
 
-@pytest.mark.urls("tests.urls_for_errors")
+@pytest.mark.urls("tests.ragsite.urls_for_errors")
 def test_wrong_method_on_a_plain_django_view_is_405_in_the_envelope(api_client):
     response = api_client.get("/post-only")
     body = assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
@@ -44,7 +44,7 @@ def test_wrong_method_on_a_plain_django_view_is_405_in_the_envelope(api_client):
     assert response["Allow"] == "POST"
 
 
-@pytest.mark.urls("tests.urls_for_errors")
+@pytest.mark.urls("tests.ragsite.urls_for_errors")
 @pytest.mark.parametrize("path", ["/boom/django", "/boom/api"])
 def test_a_crash_is_500_internal_error_and_leaks_nothing(api_client, caplog, path):
     with caplog.at_level(logging.ERROR):

@@ -1,0 +1,147 @@
+"""Input validation and output shapes of the documents API (API.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.validators import ProhibitNullCharactersValidator
+from rest_framework import serializers
+
+from documents.models import Document
+from documents.services.parsing import text_clean
+
+METADATA_MAX_DEPTH = 16
+METADATA_MAX_BYTES = 64 * 1024
+
+
+class CleanCharField(serializers.CharField):
+    """A CharField that cleans NUL bytes and lone surrogates away instead of rejecting or choking on them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(text_clean(data) if isinstance(data, str) else data)
+
+
+def metadata_clean(value: Any, depth: int = 0) -> Any:
+    """Metadata as PostgreSQL's jsonb takes it (no NUL in strings), no deeper than METADATA_MAX_DEPTH."""
+    if depth > METADATA_MAX_DEPTH:
+        raise serializers.ValidationError(f"Metadata may be nested at most {METADATA_MAX_DEPTH} levels deep.")
+    if isinstance(value, str):
+        return text_clean(value)
+    if isinstance(value, dict):
+        return {text_clean(str(key)): metadata_clean(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [metadata_clean(item, depth + 1) for item in value]
+    return value
+
+
+class MetadataField(serializers.Field):
+    """A JSON object, given as an object (JSON bodies) or as a JSON string (multipart form fields)."""
+
+    default_error_messages = {
+        "not_object": "Metadata must be a JSON object.",
+        "invalid_json": "Metadata must be valid JSON.",
+        "too_large": f"Metadata may take at most {METADATA_MAX_BYTES} bytes as JSON.",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data, parse_constant=_reject_constant)
+            except (ValueError, RecursionError):
+                self.fail("invalid_json")
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        cleaned = metadata_clean(data)
+        if len(json.dumps(cleaned, ensure_ascii=False).encode()) > METADATA_MAX_BYTES:
+            self.fail("too_large")
+        return cleaned
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class IngestInputSerializer(serializers.Serializer):
+    text = CleanCharField(required=False, allow_blank=True, trim_whitespace=False)
+    file = serializers.FileField(required=False, allow_empty_file=True)
+    title = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("title").max_length)
+    source = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("source").max_length)
+    metadata = MetadataField(required=False)
+    vault_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        has_file = attrs.get("file") is not None
+        if has_file and attrs.get("text"):
+            raise serializers.ValidationError({"text": ["Send either text or a file, not both."]})
+        if not has_file and not (attrs.get("text") or "").strip():
+            raise serializers.ValidationError({"text": ["This field is required and may not be blank."]})
+        return attrs
+
+
+class IngestOutputSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["indexed", "updated", "unchanged"])
+    chunk_count = serializers.IntegerField()
+    vault_id = serializers.UUIDField(allow_null=True)
+
+
+class DocumentListQuerySerializer(serializers.Serializer):
+    vault_id = serializers.UUIDField(required=False)
+    q = CleanCharField(required=False, allow_blank=True, max_length=200)
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class DocumentOutputSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField(source="id")
+    title = serializers.CharField()
+    source = serializers.CharField()
+    vault_id = serializers.UUIDField(allow_null=True)
+    metadata = serializers.JSONField()
+    chunk_count = serializers.IntegerField()
+    embedding_model = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ChunkOutputSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField(source="id")
+    position = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class DocumentDetailOutputSerializer(DocumentOutputSerializer):
+    text = serializers.CharField()
+    chunks = ChunkOutputSerializer(many=True)
+
+
+class DocumentListOutputSerializer(serializers.Serializer):
+    documents = DocumentOutputSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class DeletedOutputSerializer(serializers.Serializer):
+    status = serializers.CharField(default="deleted")
+
+
+class VaultInputSerializer(serializers.Serializer):
+    name = CleanCharField(max_length=200)
+    description = CleanCharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class VaultOutputSerializer(serializers.Serializer):
+    vault_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    document_count = serializers.IntegerField()

@@ -1,0 +1,40 @@
+"""Text to chunks with LlamaIndex's SentenceSplitter, sized in tokens (CHUNK_SIZE, CHUNK_OVERLAP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    position: int
+    text: str
+    token_count: int
+
+
+@lru_cache(maxsize=8)
+def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
+    # Imported on first use: LlamaIndex takes a second to import, which management commands and health checks
+    # should not pay. Its tokenizer (tiktoken cl100k) ships inside llama-index-core, so nothing is downloaded.
+    from llama_index.core.node_parser import SentenceSplitter
+
+    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+
+def text_chunk(*, text: str, chunk_size: int, chunk_overlap: int) -> list[TextChunk]:
+    """The chunks of a text, in order, each with its token count. Blank text has no chunks."""
+    if not text.strip():
+        return []
+    from llama_index.core.utils import get_tokenizer
+
+    splitter = _splitter(chunk_size, chunk_overlap)
+    tokenize = get_tokenizer()  # the tokenizer the splitter measures chunks with
+    return [
+        TextChunk(position=position, text=piece, token_count=len(tokenize(piece)))
+        for position, piece in enumerate(piece for piece in splitter.split_text(text) if piece.strip())
+    ]

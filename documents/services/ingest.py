@@ -1,0 +1,297 @@
+"""The one ingestion pipeline: clean -> dedup -> chunk -> embed -> store, for the API, ingest_folder and the admin.
+
+Embedding happens before any transaction; storing a document is one short transaction with bulk inserts. The
+database's unique constraints decide dedup and updates, so concurrent ingests of the same text or source are safe:
+the loser of a race sees the constraint fire and reports "unchanged" or turns into an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+
+from documents.models import Chunk, Document, Vault
+from documents.services.chunking import TextChunk, text_chunk
+from documents.services.embeddings import EmbeddingProvider, Vector, embedding_provider
+from documents.services.parsing import text_clean
+from documents.services.vector_index import embedding_space_ensure
+from ragsite.errors import ServiceError, ValidationFailed, VaultNotFound
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX_LENGTH = Document._meta.get_field("title").max_length
+SOURCE_MAX_LENGTH = Document._meta.get_field("source").max_length
+_CONTENT_CONSTRAINT = "document_content_unique_per_vault"
+_SOURCE_CONSTRAINT = "document_source_unique_per_vault"
+
+
+@dataclass
+class IngestRequest:
+    text: str
+    title: str = ""
+    source: str = ""
+    metadata: dict[str, Any] | None = None  # None: a new document gets {}, an updated one keeps its metadata
+    vault_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document_id: uuid.UUID | None  # None only in a dry run, for a document that would be new
+    status: str  # "indexed" | "updated" | "unchanged"
+    chunk_count: int
+    vault_id: uuid.UUID | None
+
+
+@dataclass
+class _Plan:
+    """One request on its way through the pipeline."""
+
+    index: int
+    text: str
+    title: str
+    source: str
+    metadata: dict[str, Any] | None
+    vault_id: uuid.UUID | None
+    content_hash: str
+    document_id: uuid.UUID | None = None  # set when the request updates an existing document
+    chunks: list[TextChunk] = field(default_factory=list)
+    vectors: list[Vector] = field(default_factory=list)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embedding_input(*, title: str, text: str) -> str:
+    """What is embedded for a chunk: its title and its text. Never ids or metadata (the old service embedded UUIDs)."""
+    return f"{title}\n\n{text}" if title else text
+
+
+def document_ingest(
+    *,
+    text: str,
+    title: str = "",
+    source: str = "",
+    metadata: dict[str, Any] | None = None,
+    vault: Vault | None = None,
+) -> IngestResult:
+    """Ingest one document; raises the ServiceError that stopped it. Side effects: as documents_ingest."""
+    request = IngestRequest(
+        text=text, title=title, source=source, metadata=metadata, vault_id=vault.pk if vault else None
+    )
+    (outcome,) = documents_ingest(requests=[request])
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
+
+
+def documents_ingest(
+    *, requests: Sequence[IngestRequest], provider: EmbeddingProvider | None = None, dry_run: bool = False
+) -> list[IngestResult | ServiceError]:
+    """Ingest many documents with one batched embedding pass; one outcome per request, in order.
+
+    Side effects: calls the embedding provider for new and changed texts only; writes each document and its chunks
+    in its own transaction (a failure leaves nothing of that document behind); may create the model's vector index.
+    A dry run stops after chunking: no provider call, no write.
+    """
+    outcomes: list[IngestResult | ServiceError | None] = [None] * len(requests)
+    plans: list[_Plan] = []
+    for index, request in enumerate(requests):
+        try:
+            plans.append(_plan(index, request))
+        except ServiceError as error:
+            outcomes[index] = error
+
+    pending = _unchanged_resolve(plans, outcomes)
+    if dry_run:
+        for plan in pending:
+            chunks = text_chunk(text=plan.text, chunk_size=settings.CHUNK_SIZE, chunk_overlap=settings.CHUNK_OVERLAP)
+            status = "updated" if plan.document_id else "indexed"
+            outcomes[plan.index] = IngestResult(plan.document_id, status, len(chunks), plan.vault_id)
+        pending = []
+    if pending:
+        provider = provider or embedding_provider()
+        try:
+            _embed(pending, provider=provider)
+        except ServiceError as error:
+            for plan in pending:
+                outcomes[plan.index] = error
+            pending = []
+        for plan in pending:
+            try:
+                outcomes[plan.index] = _store(plan, model=provider.model)
+            except ServiceError as error:
+                outcomes[plan.index] = error
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _plan(index: int, request: IngestRequest) -> _Plan:
+    text = text_clean(request.text)
+    if not text.strip():
+        raise ValidationFailed(detail={"text": ["The document has no text."]})
+    title = " ".join(text_clean(request.title).split())[:TITLE_MAX_LENGTH] or _default_title(text)
+    source = text_clean(request.source).strip()
+    if len(source) > SOURCE_MAX_LENGTH:
+        raise ValidationFailed(
+            detail={"source": [f"Ensure this field has no more than {SOURCE_MAX_LENGTH} characters."]}
+        )
+    return _Plan(
+        index=index,
+        text=text,
+        title=title,
+        source=source,
+        metadata=request.metadata,
+        vault_id=request.vault_id,
+        content_hash=content_hash(text),
+    )
+
+
+def _default_title(text: str) -> str:
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "Untitled")
+    return first_line[:100]
+
+
+def _unchanged_resolve(plans: list[_Plan], outcomes: list[Any]) -> list[_Plan]:
+    """Settle requests whose text is already stored (no provider call); mark updates; return what needs embedding."""
+    if not plans:
+        return []
+    match = Q()
+    for plan in plans:  # vault_id=None matches documents outside any vault (IS NULL)
+        match |= Q(vault_id=plan.vault_id, content_hash=plan.content_hash)
+        if plan.source:
+            match |= Q(vault_id=plan.vault_id, source=plan.source)
+    existing = list(
+        Document.objects.filter(match)
+        .annotate(n_chunks=Count("chunks"))
+        .values("id", "vault_id", "content_hash", "source", "n_chunks")
+    )
+    by_content = {(row["vault_id"], row["content_hash"]): row for row in existing}
+    by_source = {(row["vault_id"], row["source"]): row for row in existing if row["source"]}
+
+    pending: list[_Plan] = []
+    first_of_content: dict[tuple[uuid.UUID | None, str], _Plan] = {}
+    for plan in plans:
+        key = (plan.vault_id, plan.content_hash)
+        row = by_content.get(key)
+        if row is not None:
+            outcomes[plan.index] = IngestResult(row["id"], "unchanged", row["n_chunks"], plan.vault_id)
+            continue
+        if key in first_of_content:
+            # The same text twice in one batch: store it once; the store step reports the second as unchanged.
+            pending.append(plan)
+            continue
+        first_of_content[key] = plan
+        source_row = by_source.get((plan.vault_id, plan.source)) if plan.source else None
+        if source_row is not None:
+            plan.document_id = source_row["id"]
+        pending.append(plan)
+    return pending
+
+
+def _embed(plans: list[_Plan], *, provider: EmbeddingProvider) -> None:
+    """Chunk every plan and embed all chunks in one batched provider call. Side effects: provider requests."""
+    inputs: list[str] = []
+    for plan in plans:
+        plan.chunks = text_chunk(text=plan.text, chunk_size=settings.CHUNK_SIZE, chunk_overlap=settings.CHUNK_OVERLAP)
+        inputs.extend(embedding_input(title=plan.title, text=chunk.text) for chunk in plan.chunks)
+    vectors = provider.embed(inputs)
+    if not vectors:
+        return
+    embedding_space_ensure(model=provider.model, dimensions=len(vectors[0]))
+    offset = 0
+    for plan in plans:
+        plan.vectors = vectors[offset : offset + len(plan.chunks)]
+        offset += len(plan.chunks)
+
+
+def _store(plan: _Plan, *, model: str) -> IngestResult:
+    """Write one embedded document in one transaction, resolving races through the unique constraints."""
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                if plan.document_id is None:
+                    document = Document.objects.create(
+                        vault_id=plan.vault_id,
+                        title=plan.title,
+                        source=plan.source,
+                        metadata=plan.metadata or {},
+                        text=plan.text,
+                        content_hash=plan.content_hash,
+                    )
+                    status = "indexed"
+                else:
+                    document = Document.objects.select_for_update().filter(pk=plan.document_id).first()
+                    if document is None:  # deleted since we looked: store it as a new document
+                        plan.document_id = None
+                        continue
+                    if document.content_hash == plan.content_hash:  # a concurrent update stored this very text
+                        return IngestResult(document.pk, "unchanged", document.chunks.count(), plan.vault_id)
+                    document.title = plan.title
+                    if plan.metadata is not None:
+                        document.metadata = plan.metadata
+                    document.text, document.content_hash = plan.text, plan.content_hash
+                    document.save()
+                    status = "updated"
+                chunks_store(
+                    document=document,
+                    chunks=plan.chunks,
+                    vectors=plan.vectors,
+                    model=model,
+                    replace=status == "updated",
+                )
+            logger.info(
+                "event=document_%s document_id=%s chunks=%s model=%s", status, document.pk, len(plan.chunks), model
+            )
+            return IngestResult(document.pk, status, len(plan.chunks), plan.vault_id)
+        except IntegrityError as exc:
+            constraint = _violated_constraint(exc)
+            if constraint == _CONTENT_CONSTRAINT:
+                existing = Document.objects.filter(vault_id=plan.vault_id, content_hash=plan.content_hash).first()
+                if existing is not None:
+                    return IngestResult(existing.pk, "unchanged", existing.chunks.count(), plan.vault_id)
+            elif constraint == _SOURCE_CONSTRAINT:
+                existing = Document.objects.filter(vault_id=plan.vault_id, source=plan.source).first()
+                if existing is not None:
+                    plan.document_id = existing.pk
+                continue
+            elif constraint and constraint.startswith("documents_document_vault_id"):
+                raise VaultNotFound(detail=f"no vault with id {plan.vault_id}") from None
+            else:
+                raise
+    raise ServiceError("The document kept changing while it was stored; try again", code="CONFLICT", status=409)
+
+
+def chunks_store(
+    *, document: Document, chunks: Sequence[TextChunk], vectors: Sequence[Vector], model: str, replace: bool
+) -> None:
+    """Insert a document's chunks, replacing its old ones if `replace`. Runs inside the caller's transaction, so
+    readers see either the old chunks or the new ones, never a mix."""
+    if replace:
+        Chunk.objects.filter(document=document).delete()
+    Chunk.objects.bulk_create(
+        [
+            Chunk(
+                document=document,
+                position=chunk.position,
+                text=chunk.text,
+                token_count=chunk.token_count,
+                embedding=vector,
+                embedding_model=model,
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ],
+        batch_size=1000,
+    )
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)

@@ -1,0 +1,89 @@
+"""The documents API: ingest, documents and vaults (API.md). Views validate, call one service or selector, and
+shape the output; errors are raised as ServiceErrors and rendered by ragsite.errors."""
+
+from __future__ import annotations
+
+import uuid
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from documents import selectors, serializers
+from documents.services.documents import document_delete
+from documents.services.ingest import document_ingest
+from documents.services.parsing import file_parse
+from documents.services.vaults import vault_create, vault_delete
+from ragsite.errors import DocumentNotFound, ServiceError, VaultNotFound
+
+
+def path_uuid(value: str, not_found: type[ServiceError]) -> uuid.UUID:
+    """An id from the URL; anything that is not a UUID names no object, so it is a 404 like a missing one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise not_found(detail=f"no such id: {value[:64]}") from None
+
+
+class IngestView(APIView):
+    def post(self, request: Request) -> Response:
+        payload = serializers.IngestInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        vault = selectors.vault_get(vault_id=data["vault_id"]) if data.get("vault_id") else None
+        title, text = data.get("title", ""), data.get("text", "")
+        upload = data.get("file")
+        if upload is not None:
+            parsed = file_parse(name=upload.name or "upload", data=upload.read())
+            title, text = title or parsed.title, parsed.text
+        result = document_ingest(
+            text=text, title=title, source=data.get("source", ""), metadata=data.get("metadata"), vault=vault
+        )
+        return Response(serializers.IngestOutputSerializer(result).data)
+
+
+class DocumentListView(APIView):
+    def get(self, request: Request) -> Response:
+        query = serializers.DocumentListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        documents = selectors.document_list(vault_id=params.get("vault_id"), q=params.get("q"))
+        page = documents[params["offset"] : params["offset"] + params["limit"]]
+        body = {"documents": page, "total": documents.count(), "limit": params["limit"], "offset": params["offset"]}
+        return Response(serializers.DocumentListOutputSerializer(body).data)
+
+
+class DocumentDetailView(APIView):
+    def get(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_get(document_id=path_uuid(document_id, DocumentNotFound))
+        return Response(serializers.DocumentDetailOutputSerializer(document).data)
+
+    def delete(self, request: Request, document_id: str) -> Response:
+        document_id_ = path_uuid(document_id, DocumentNotFound)
+        document_delete(document_id=document_id_)
+        return Response({"document_id": str(document_id_), "status": "deleted"})
+
+
+class VaultListView(APIView):
+    def get(self, request: Request) -> Response:
+        vaults = selectors.vault_list()
+        return Response({"vaults": serializers.VaultOutputSerializer(vaults, many=True).data})
+
+    def post(self, request: Request) -> Response:
+        payload = serializers.VaultInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        vault = vault_create(**payload.validated_data)
+        vault = selectors.vault_get(vault_id=vault.pk)
+        return Response(serializers.VaultOutputSerializer(vault).data, status=status.HTTP_201_CREATED)
+
+
+class VaultDetailView(APIView):
+    def get(self, request: Request, vault_id: str) -> Response:
+        vault = selectors.vault_get(vault_id=path_uuid(vault_id, VaultNotFound))
+        return Response(serializers.VaultOutputSerializer(vault).data)
+
+    def delete(self, request: Request, vault_id: str) -> Response:
+        vault_id_ = path_uuid(vault_id, VaultNotFound)
+        vault_delete(vault_id=vault_id_)
+        return Response({"vault_id": str(vault_id_), "status": "deleted"})
