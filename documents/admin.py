@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -57,7 +57,8 @@ class EmbeddingModelFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> QuerySet[Document]:
         if self.value():
-            return queryset.filter(chunks__embedding_model=self.value()).distinct()
+            # A subquery, not a join: a join would multiply the chunk count annotated on the same rows.
+            return queryset.filter(Exists(Chunk.objects.filter(document=OuterRef("pk"), embedding_model=self.value())))
         return queryset
 
 
@@ -115,8 +116,9 @@ class DocumentAdmin(admin.ModelAdmin):
         # provider outside any transaction.
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = DocumentAddForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        bound = request.method == "POST"
+        form = DocumentAddForm(request.POST if bound else None, request.FILES if bound else None)
+        if bound and form.is_valid():
             data = form.cleaned_data
             try:
                 result = document_ingest(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from psycopg import sql
@@ -72,39 +74,55 @@ def embedding_space_ensure(*, model: str, dimensions: int) -> EmbeddingSpace:
     return space
 
 
-def _index_create(*, space: EmbeddingSpace, cast: VectorCast) -> None:
-    concurrently = not connection.in_atomic_block
-    lock_key = int(hashlib.sha256(space.index_name.encode()).hexdigest()[:15], 16)
-    statement = sql.SQL(
-        "CREATE INDEX {concurrently} IF NOT EXISTS {name} ON documents_chunk "
-        "USING hnsw ((embedding::{type}({dimensions})) {opclass}) WHERE embedding_model = {model}"
-    ).format(
-        concurrently=sql.SQL("CONCURRENTLY" if concurrently else ""),
-        name=sql.Identifier(space.index_name),
-        type=sql.SQL(cast.type),
-        dimensions=sql.Literal(cast.dimensions),
-        opclass=sql.SQL(cast.opclass),
-        # DDL takes no bind parameters: the model name is quoted as a literal by psycopg.
-        model=sql.Literal(space.model),
+def _index_state(cursor: Any, name: str) -> bool | None:
+    """True: the index exists and is valid; False: it exists but is invalid; None: there is none."""
+    cursor.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name]
     )
+    row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+def _index_create(*, space: EmbeddingSpace, cast: VectorCast) -> None:
     with connection.cursor() as cursor:
+        if _index_state(cursor, space.index_name):
+            return  # the common case: nothing to lock, nothing to build
+        concurrently = not connection.in_atomic_block
+        lock_key = int(hashlib.sha256(space.index_name.encode()).hexdigest()[:15], 16)
         raw = cursor.connection
-        # Two processes meeting a new model at once would both build the index; the lock makes the second wait.
-        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_key])
+        # Two processes meeting a new model at once would both build the index, so one waits for the other. It
+        # polls instead of blocking in pg_advisory_lock: CREATE INDEX CONCURRENTLY waits for every open snapshot,
+        # including that of a session blocked on the lock, which would deadlock.
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key])
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
         try:
-            cursor.execute(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
-                [space.index_name],
-            )
-            row = cursor.fetchone()
-            if row is not None and not row[0]:
-                # A CONCURRENTLY build that was interrupted leaves an invalid index that IF NOT EXISTS would keep.
+            state = _index_state(cursor, space.index_name)
+            if state is False:
+                # An interrupted CONCURRENTLY build leaves an invalid index that IF NOT EXISTS would keep.
                 logger.warning("event=embedding_index_rebuild index=%s reason=invalid", space.index_name)
                 cursor.execute(
                     sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(space.index_name)).as_string(raw)
                 )
-                row = None
-            if row is None:
+            if not state:
+                statement = sql.SQL(
+                    "CREATE INDEX {concurrently} IF NOT EXISTS {name} ON documents_chunk "
+                    "USING hnsw ((embedding::{type}({dimensions})) {opclass}) WHERE embedding_model = {model}"
+                ).format(
+                    concurrently=sql.SQL("CONCURRENTLY" if concurrently else ""),
+                    name=sql.Identifier(space.index_name),
+                    type=sql.SQL(cast.type),
+                    dimensions=sql.Literal(cast.dimensions),
+                    opclass=sql.SQL(cast.opclass),
+                    # DDL takes no bind parameters: the model name is quoted as a literal by psycopg.
+                    model=sql.Literal(space.model),
+                )
+                if not concurrently:
+                    # Inside a transaction (tests, callers' atomic blocks) PostgreSQL refuses to index a table with
+                    # deferred foreign-key checks pending; running them now changes nothing else.
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(statement.as_string(raw))
                 logger.info(
                     "event=embedding_index_created index=%s model=%s dimensions=%s",

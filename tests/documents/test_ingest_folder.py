@@ -1,0 +1,148 @@
+"""manage.py ingest_folder: every supported file under a folder, a summary, failures reported, reruns free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from documents.models import Chunk, Document, Vault
+from tests.documents.files import docx_bytes, pdf_bytes
+from tests.live import BASE_DIR, service_env
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("openai_settings")]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "deep").mkdir()
+    (tmp_path / "a.txt").write_text("Otters hold hands while sleeping.")
+    (tmp_path / "notes" / "b.md").write_text("# Beavers\n\nBeavers build dams.")
+    (tmp_path / "notes" / "c.html").write_text("<title>Owls</title><p>Owls turn their heads.</p>")
+    (tmp_path / "notes" / "deep" / "d.pdf").write_bytes(pdf_bytes("Foxes hunt at dusk."))
+    (tmp_path / "notes" / "deep" / "e.docx").write_bytes(docx_bytes("Badgers dig setts."))
+    (tmp_path / "ignored.png").write_bytes(b"\x89PNG")
+    return tmp_path
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("ingest_folder", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_every_supported_file_is_ingested_recursively_with_a_summary(folder, fake_openai):
+    out, _ = run(str(folder))
+
+    assert "new: 5, updated: 0, unchanged: 0, failed: 0; chunks: 5" in out
+    assert sorted(Document.objects.values_list("title", flat=True)) == ["Owls", "a.txt", "b.md", "d.pdf", "e.docx"]
+    assert Chunk.objects.count() == 5
+    assert Document.objects.get(title="Owls").source == str((folder / "notes" / "c.html").resolve())
+    # The files' chunks were embedded together, not one request per file.
+    assert len(fake_openai.embedding_requests()) == 1
+
+
+def test_a_second_run_over_unchanged_files_makes_no_provider_call(folder, fake_openai):
+    run(str(folder))
+    fake_openai.reset()
+
+    out, _ = run(str(folder))
+
+    assert "new: 0, updated: 0, unchanged: 5, failed: 0; chunks: 0" in out
+    assert fake_openai.embedding_requests() == []
+    assert Document.objects.count() == 5
+
+
+def test_a_changed_file_updates_its_document(folder):
+    run(str(folder))
+    before = Document.objects.get(title="a.txt")
+    (folder / "a.txt").write_text("Otters also use rocks as tools.")
+
+    out, _ = run(str(folder))
+
+    assert "new: 0, updated: 1, unchanged: 4" in out
+    after = Document.objects.get(title="a.txt")
+    assert after.pk == before.pk
+    assert after.text == "Otters also use rocks as tools."
+
+
+def test_failed_files_are_reported_with_their_reason_and_skipped(folder):
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (folder / "empty.txt").write_text("   ")
+
+    with pytest.raises(CommandError, match="2 of 7 files failed"):
+        run(str(folder))
+
+    assert Document.objects.count() == 5  # the good files went in regardless
+    assert not Document.objects.filter(source__endswith="broken.pdf").exists()
+
+
+def test_failures_are_listed_on_stderr(folder):
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("ingest_folder", str(folder), stdout=StringIO(), stderr=err)
+    assert f"failed: {folder / 'broken.pdf'}: The file cannot be read: the PDF is corrupt" in err.getvalue()
+
+
+def test_a_provider_outage_fails_the_files_and_writes_nothing(folder, fake_openai):
+    fake_openai.fail_always(status=500, endpoint="embeddings", retry_after=0.01)
+    with pytest.raises(CommandError, match="5 of 5 files failed"):
+        run(str(folder))
+    assert Document.objects.count() == 0
+
+
+def test_glob_selects_files_and_vault_is_created_by_name(folder):
+    out, _ = run(str(folder), "--glob", "**/*.md", "--vault", "Wildlife")
+    assert "new: 1," in out
+    vault = Vault.objects.get(name="Wildlife")
+    assert list(Document.objects.values_list("title", "vault")) == [("b.md", vault.pk)]
+
+
+def test_an_existing_vault_is_found_regardless_of_case(folder):
+    vault = Vault.objects.create(name="Wildlife")
+    run(str(folder), "--vault", "WILDLIFE", "--glob", "*.txt")
+    assert Vault.objects.count() == 1
+    assert Document.objects.get().vault_id == vault.pk
+
+
+def test_dry_run_writes_nothing_and_calls_no_provider(folder, fake_openai):
+    out, _ = run(str(folder), "--dry-run", "--vault", "Nowhere")
+    assert "dry run: would be new: 5" in out
+    assert Document.objects.count() == 0
+    assert not Vault.objects.exists()
+    assert fake_openai.embedding_requests() == []
+
+
+def test_several_workers_and_small_batches_give_the_same_result(folder, fake_openai):
+    out, _ = run(str(folder), "--workers", "3", "--batch", "2")
+    assert "new: 5," in out
+    assert len(fake_openai.embedding_requests()) == 3
+
+
+def test_a_missing_folder_is_a_command_error(tmp_path):
+    with pytest.raises(CommandError, match="is not a folder"):
+        run(str(tmp_path / "nope"))
+
+
+@pytest.mark.slow
+def test_the_exit_status_is_non_zero_when_a_file_failed(tmp_path, fake_openai):
+    (tmp_path / "broken.pdf").write_bytes(b"garbage")
+    env = service_env(DATA_DIR=str(tmp_path / "data"), OPENAI_API_KEY="sk-test", OPENAI_API_BASE=fake_openai.base_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "ingest_folder", str(tmp_path)],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "failed: 1" in result.stdout
+    assert "1 of 1 files failed" in result.stderr
