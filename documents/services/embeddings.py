@@ -6,8 +6,9 @@ order, or raise EmbeddingFailed (502) / UpstreamTimeout (504); neither touches t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
-import math
 import os
 import threading
 import time
@@ -60,7 +61,7 @@ class OpenAIEmbeddings:
         self.concurrency = concurrency
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
-    def embed(self, texts: Sequence[str]) -> list[Vector]:
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         if not texts:
             return []
         batches = [list(texts[start : start + self.batch_size]) for start in range(0, len(texts), self.batch_size)]
@@ -70,12 +71,14 @@ class OpenAIEmbeddings:
             results = list(pool.map(self._embed_batch, batches))
         return [vector for batch in results for vector in batch]
 
-    def _embed_batch(self, batch: list[str]) -> list[Vector]:
+    def _embed_batch(self, batch: list[str]) -> list[np.ndarray]:
         import openai
 
         started = time.monotonic()
         try:
-            response = self._client.embeddings.create(model=self.model, input=batch)
+            # Asking for base64 explicitly makes the SDK hand the strings over undecoded; numpy turns them into
+            # float32 arrays directly instead of the SDK building a Python float per dimension.
+            response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="base64")
         except openai.APITimeoutError:
             logger.warning("event=embedding_timeout model=%s inputs=%s", self.model, len(batch))
             raise UpstreamTimeout(detail="the embedding provider did not answer in time") from None
@@ -98,20 +101,31 @@ class OpenAIEmbeddings:
         return vectors
 
 
-def _vectors_checked(response: Any, *, expected: int) -> list[Vector]:
+def _vectors_checked(response: Any, *, expected: int) -> list[np.ndarray]:
+    import numpy as np
+
     try:
         items = sorted(response.data, key=lambda item: item.index)
-        vectors = [item.embedding for item in items]
-    except (AttributeError, TypeError):
+        vectors = [_vector_decode(item.embedding) for item in items]
+    except (AttributeError, TypeError, ValueError, binascii.Error):
         raise EmbeddingFailed(detail="the embedding provider sent an invalid response") from None
     if len(vectors) != expected:
         raise EmbeddingFailed(detail=f"the embedding provider returned {len(vectors)} vectors for {expected} inputs")
-    widths = {len(vector) for vector in vectors}
+    widths = {vector.shape[0] for vector in vectors}
     if len(widths) != 1 or 0 in widths:
         raise EmbeddingFailed(detail="the embedding provider returned vectors of inconsistent width")
-    if not all(math.isfinite(value) for vector in vectors for value in vector):
+    if not np.isfinite(np.stack(vectors)).all():
         raise EmbeddingFailed(detail="the embedding provider returned non-finite numbers")
     return vectors
+
+
+def _vector_decode(embedding: Any) -> np.ndarray:
+    import numpy as np
+
+    if isinstance(embedding, str):  # base64 of little-endian float32, as requested
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    # Some OpenAI-compatible servers ignore encoding_format and send numbers.
+    return np.asarray(embedding, dtype=np.float32).reshape(-1)
 
 
 class LocalEmbeddings:

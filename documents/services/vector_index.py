@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from psycopg import sql
 
-from documents.models import EmbeddingSpace
+from documents.models import Chunk, EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,45 @@ def _index_name(model: str) -> str:
     return "chunk_embedding_hnsw_" + hashlib.sha256(model.encode()).hexdigest()[:16]
 
 
+# Models whose index a bulk load in this process is holding back (see embedding_index_deferred).
+_deferred: set[str] = set()
+_deferred_lock = threading.Lock()
+
+# A load at least this large, and at least as large as what the model already has, builds the index afterwards.
+BULK_LOAD_MIN_CHUNKS = 1000
+
+
+@contextmanager
+def embedding_index_deferred(*, model: str, incoming: int) -> Iterator[bool]:
+    """Bulk loads: build the model's index once after loading instead of inserting into it row by row.
+
+    pgvector builds an HNSW index several times faster than it inserts into one (on CISI: 0.4 s against 2.8 s),
+    so when `incoming` chunks would at least double what the model has, its index is dropped for the load and
+    rebuilt concurrently at the end. Meanwhile searches of this model scan without the index (correct, slower),
+    and an ingest in another process simply recreates the index. Yields whether the index was deferred.
+    """
+    existing = Chunk.objects.filter(embedding_model=model).count()
+    space = EmbeddingSpace.objects.filter(model=model).first()
+    if incoming < max(BULK_LOAD_MIN_CHUNKS, existing):
+        yield False
+        return
+    with _deferred_lock:
+        _deferred.add(model)
+    try:
+        if space is not None:
+            with connection.cursor() as cursor:
+                drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(space.index_name))
+                cursor.execute(drop.as_string(cursor.connection))
+        logger.info("event=embedding_index_deferred model=%s incoming=%s existing=%s", model, incoming, existing)
+        yield True
+    finally:
+        with _deferred_lock:
+            _deferred.discard(model)
+        space = EmbeddingSpace.objects.filter(model=model).first()
+        if space is not None:
+            embedding_space_ensure(model=model, dimensions=space.dimensions)
+
+
 def embedding_space_ensure(*, model: str, dimensions: int) -> EmbeddingSpace:
     """Register an embedding model and create its HNSW index on first use; return its space.
 
@@ -67,6 +109,8 @@ def embedding_space_ensure(*, model: str, dimensions: int) -> EmbeddingSpace:
     if space.dimensions != dimensions:
         raise ValueError(f"model {model!r} produced {dimensions}-wide vectors, but is registered as {space.dimensions}")
     cast = vector_cast(dimensions)
+    if model in _deferred:
+        return space
     if not cast.indexed:
         logger.warning("event=embedding_index_skipped model=%s dimensions=%s reason=too_wide", model, dimensions)
         return space

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from documents.models import Vault
-from documents.services.ingest import IngestRequest, IngestResult, documents_ingest
+from documents.services.embeddings import embedding_provider
+from documents.services.ingest import (
+    IngestBatch,
+    IngestRequest,
+    IngestResult,
+    documents_dry_run,
+    documents_embed,
+    documents_plan,
+    documents_store,
+)
 from documents.services.parsing import SUPPORTED_EXTENSIONS, ParsedFile, file_parse
 from documents.services.vaults import vault_get_or_create
+from documents.services.vector_index import embedding_index_deferred
 from ragsite.errors import ServiceError
 
 
@@ -38,9 +49,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch",
             type=int,
-            default=64,
+            default=512,
             metavar="N",
-            help="files per embedding round (their chunks are embedded together)",
+            help="files per window: their chunks are embedded together, then stored together (default: 512)",
         )
         parser.add_argument("--dry-run", action="store_true", help="parse and chunk only: no embedding, no writes")
 
@@ -55,7 +66,8 @@ class Command(BaseCommand):
         dry_run: bool,
         **options: Any,
     ) -> None:
-        root = Path(path).expanduser()
+        # Resolved once: sources are absolute paths, and resolving each file would cost a stat per path component.
+        root = Path(path).expanduser().resolve()
         if not root.is_dir():
             raise CommandError(f"{path} is not a folder")
         if workers < 1 or batch < 1:
@@ -67,31 +79,58 @@ class Command(BaseCommand):
         chunks = 0
         started = time.monotonic()
         progress = tqdm(total=len(files), unit="file", file=self.stderr, disable=not files, dynamic_ncols=True)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for window in _windows(files, batch):
-                parsed = list(pool.map(_parse, window))
-                requests = [
-                    IngestRequest(
-                        text=result.text,
-                        title=result.title,
-                        source=str(file.resolve()),
-                        vault_id=target.pk if target else None,
-                    )
-                    for file, result in zip(window, parsed, strict=True)
-                    if isinstance(result, ParsedFile)
-                ]
-                outcomes = iter(documents_ingest(requests=requests, dry_run=dry_run))
-                for file, result in zip(window, parsed, strict=True):
-                    outcome = next(outcomes) if isinstance(result, ParsedFile) else result
-                    if isinstance(outcome, IngestResult):
-                        counts[outcome.status] += 1
-                        chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
+        provider = None if dry_run else embedding_provider()
+
+        def settle(window: Sequence[Path], parsed: list[ParsedFile | Exception], outcomes: list[Any]) -> None:
+            nonlocal chunks
+            remaining = iter(outcomes)
+            for file, result in zip(window, parsed, strict=True):
+                outcome = next(remaining) if isinstance(result, ParsedFile) else result
+                if isinstance(outcome, IngestResult):
+                    counts[outcome.status] += 1
+                    chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
+                else:
+                    failures.append((file, _reason(outcome)))
+                    progress.write(f"failed: {file}: {_reason(outcome)}")
+            progress.update(len(window))
+            progress.set_postfix_str(f"{chunks / max(time.monotonic() - started, 1e-9):.0f} chunks/s", refresh=False)
+
+        # A pipeline of two stages: while one window is embedded (provider calls, in a thread, no database), the
+        # window before it is stored (database, in this thread). Reading and parsing use `workers` threads.
+        bulk_load = (
+            embedding_index_deferred(model=provider.model, incoming=len(files)) if provider else nullcontext(False)
+        )
+        with bulk_load, ThreadPoolExecutor(max_workers=workers) as readers, ThreadPoolExecutor(1) as embedder:
+            in_flight: tuple[Sequence[Path], list, IngestBatch, Future] | None = None
+            windows = list(_windows(files, batch))
+            reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
+            for number, window in enumerate([*windows, None]):
+                next_in_flight = None
+                if window is not None:
+                    parsed = [future.result() for future in reading]
+                    if number + 1 < len(windows):  # read the next window while this one is embedded and stored
+                        reading = [readers.submit(_parse, file) for file in windows[number + 1]]
+                    requests = [
+                        IngestRequest(
+                            text=result.text,
+                            title=result.title,
+                            source=str(root / file.relative_to(root)),
+                            vault_id=target.pk if target else None,
+                        )
+                        for file, result in zip(window, parsed, strict=True)
+                        if isinstance(result, ParsedFile)
+                    ]
+                    planned = documents_plan(requests=requests)
+                    if dry_run:
+                        settle(window, parsed, documents_dry_run(planned))
                     else:
-                        failures.append((file, _reason(outcome)))
-                        progress.write(f"failed: {file}: {_reason(outcome)}")
-                progress.update(len(window))
-                elapsed = max(time.monotonic() - started, 1e-9)
-                progress.set_postfix_str(f"{chunks / elapsed:.0f} chunks/s", refresh=False)
+                        embedded = embedder.submit(documents_embed, planned, provider=provider)
+                        next_in_flight = (window, parsed, planned, embedded)
+                if in_flight is not None:
+                    done_window, done_parsed, done_batch, done_embedding = in_flight
+                    done_embedding.result()
+                    settle(done_window, done_parsed, documents_store(done_batch))
+                in_flight = next_in_flight
         progress.close()
         seconds = time.monotonic() - started
 
