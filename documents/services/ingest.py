@@ -217,10 +217,11 @@ def _store_new_together(plans: list[_Plan], batch: IngestBatch) -> list[_Plan]:
 
 
 # One statement for a whole batch of documents; ON CONFLICT DO NOTHING leaves the ones whose text or source is
-# already stored to the per-document path, and RETURNING says which went in.
+# already stored to the per-document path, and RETURNING says which went in. clock_timestamp(), not now(): the
+# documents of one batch keep their order in "newest first" lists.
 _INSERT_DOCUMENTS = """
     INSERT INTO documents_document (id, vault_id, title, source, metadata, text, content_hash, created_at, updated_at)
-    SELECT id, vault_id, title, source, metadata, text, content_hash, now(), now()
+    SELECT id, vault_id, title, source, metadata, text, content_hash, clock_timestamp(), clock_timestamp()
     FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[])
         AS batch (id, vault_id, title, source, metadata, text, content_hash)
     ON CONFLICT DO NOTHING
