@@ -80,7 +80,7 @@ class DocumentAddForm(forms.Form):
             try:
                 parsed = file_parse(name=upload.name, data=upload.read())
             except ServiceError as error:
-                raise forms.ValidationError(f"{error.message}: {_detail(error)}") from None
+                raise forms.ValidationError(error.summary()) from None
             cleaned["text"] = parsed.text
             cleaned["title"] = cleaned.get("title") or parsed.title
         return cleaned
@@ -125,7 +125,7 @@ class DocumentAdmin(admin.ModelAdmin):
                     text=data["text"], title=data["title"], source=data["source"], vault=data["vault"]
                 )
             except ServiceError as error:
-                form.add_error(None, f"{error.message}: {_detail(error)}")
+                form.add_error(None, error.summary())
             else:
                 self.message_user(request, f"Document {result.status}: {result.chunk_count} chunks.", messages.SUCCESS)
                 return redirect(reverse("admin:documents_document_change", args=[result.document_id]))
@@ -153,15 +153,9 @@ class DocumentAdmin(admin.ModelAdmin):
         try:
             swapped = documents_reembed(documents=Document.objects.filter(pk__in=queryset.values("pk")))
         except ServiceError as error:
-            self.message_user(request, f"Re-embedding failed: {error.message}: {_detail(error)}", messages.ERROR)
+            self.message_user(request, f"Re-embedding failed: {error.summary()}", messages.ERROR)
             return
         self.message_user(request, f"Re-embedded {swapped} documents.", messages.SUCCESS)
-
-
-def _detail(error: ServiceError) -> str:
-    if isinstance(error.detail, dict):
-        return "; ".join(message for messages_ in error.detail.values() for message in messages_)
-    return error.detail
 
 
 @admin.register(EmbeddingSpace)

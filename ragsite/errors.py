@@ -44,6 +44,13 @@ class ServiceError(Exception):
         self.headers = headers or {}
         super().__init__(self.message)
 
+    def summary(self) -> str:
+        """The message and its detail in one line, for command output and admin messages."""
+        detail = self.detail
+        if isinstance(detail, dict):
+            detail = "; ".join(message for messages in detail.values() for message in messages)
+        return f"{self.message}: {detail}" if detail else self.message
+
 
 class ValidationFailed(ServiceError):
     status, code, message = 422, "VALIDATION_ERROR", "Invalid request"

@@ -304,7 +304,8 @@ def _unchanged_resolve(plans: list[_Plan], outcomes: list[Any]) -> list[_Plan]:
             outcomes[plan.index] = IngestResult(row["id"], "unchanged", row["n_chunks"], plan.vault_id)
             continue
         if key in first_of_content:
-            # The same text twice in one batch: store it once; the store step reports the second as unchanged.
+            # The same text twice in one batch: both are embedded, the first is stored, and the second then meets
+            # the unique constraint and is reported unchanged (rare enough not to deduplicate the embedding).
             pending.append(plan)
             continue
         first_of_content[key] = plan

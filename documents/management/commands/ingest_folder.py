@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from documents.models import Vault
-from documents.services.embeddings import embedding_provider
+from documents.services.embeddings import EmbeddingProvider, embedding_provider
 from documents.services.ingest import (
     IngestBatch,
     IngestRequest,
@@ -29,6 +30,8 @@ from documents.services.vaults import vault_get_or_create
 from documents.services.vector_index import embedding_index_deferred
 from ragsite.errors import ServiceError
 
+Parsed = ParsedFile | ServiceError | OSError
+
 
 class Command(BaseCommand):
     help = (
@@ -40,10 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("path", help="folder to ingest")
         parser.add_argument("--vault", metavar="NAME", help="vault to ingest into (created if missing)")
         parser.add_argument(
-            "--glob",
-            metavar="PATTERN",
-            default="**/*",
-            help="which files, relative to PATH (default: **/*, i.e. everything)",
+            "--glob", metavar="PATTERN", default="**/*", help="which files, relative to PATH (default: **/*)"
         )
         parser.add_argument("--workers", type=int, default=4, metavar="N", help="files read and parsed in parallel")
         parser.add_argument(
@@ -56,15 +56,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="parse and chunk only: no embedding, no writes")
 
     def handle(
-        self,
-        *args: Any,
-        path: str,
-        vault: str | None,
-        glob: str,
-        workers: int,
-        batch: int,
-        dry_run: bool,
-        **options: Any,
+        self, *args: Any, path: str, vault: str | None, glob: str, workers: int, batch: int, dry_run: bool, **_: Any
     ) -> None:
         # Resolved once: sources are absolute paths, and resolving each file would cost a stat per path component.
         root = Path(path).expanduser().resolve()
@@ -72,81 +64,93 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not a folder")
         if workers < 1 or batch < 1:
             raise CommandError("--workers and --batch must be at least 1")
-        files = _files(root, glob)
-        target = _vault(vault, dry_run=dry_run)
-        counts: Counter[str] = Counter()
-        failures: list[tuple[Path, str]] = []
-        chunks = 0
-        started = time.monotonic()
-        progress = tqdm(total=len(files), unit="file", file=self.stderr, disable=not files, dynamic_ncols=True)
-        provider = None if dry_run else embedding_provider()
-
-        def settle(window: Sequence[Path], parsed: list[ParsedFile | Exception], outcomes: list[Any]) -> None:
-            nonlocal chunks
-            remaining = iter(outcomes)
-            for file, result in zip(window, parsed, strict=True):
-                outcome = next(remaining) if isinstance(result, ParsedFile) else result
-                if isinstance(outcome, IngestResult):
-                    counts[outcome.status] += 1
-                    chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
-                else:
-                    failures.append((file, _reason(outcome)))
-                    progress.write(f"failed: {file}: {_reason(outcome)}")
-            progress.update(len(window))
-            progress.set_postfix_str(f"{chunks / max(time.monotonic() - started, 1e-9):.0f} chunks/s", refresh=False)
-
-        # A pipeline of two stages: while one window is embedded (provider calls, in a thread, no database), the
-        # window before it is stored (database, in this thread). Reading and parsing use `workers` threads.
-        bulk_load = (
-            embedding_index_deferred(model=provider.model, incoming=len(files)) if provider else nullcontext(False)
+        files = sorted(
+            file for file in root.glob(glob) if file.is_file() and file.suffix.lower() in SUPPORTED_EXTENSIONS
         )
-        with bulk_load, ThreadPoolExecutor(max_workers=workers) as readers, ThreadPoolExecutor(1) as embedder:
-            in_flight: tuple[Sequence[Path], list, IngestBatch, Future] | None = None
-            windows = list(_windows(files, batch))
-            reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
-            for number, window in enumerate([*windows, None]):
-                next_in_flight = None
-                if window is not None:
-                    parsed = [future.result() for future in reading]
-                    if number + 1 < len(windows):  # read the next window while this one is embedded and stored
-                        reading = [readers.submit(_parse, file) for file in windows[number + 1]]
-                    requests = [
-                        IngestRequest(
-                            text=result.text,
-                            title=result.title,
-                            source=str(root / file.relative_to(root)),
-                            vault_id=target.pk if target else None,
-                        )
-                        for file, result in zip(window, parsed, strict=True)
-                        if isinstance(result, ParsedFile)
-                    ]
-                    planned = documents_plan(requests=requests)
-                    if dry_run:
-                        settle(window, parsed, documents_dry_run(planned))
-                    else:
-                        embedded = embedder.submit(documents_embed, planned, provider=provider)
-                        next_in_flight = (window, parsed, planned, embedded)
-                if in_flight is not None:
-                    done_window, done_parsed, done_batch, done_embedding = in_flight
-                    done_embedding.result()
-                    settle(done_window, done_parsed, documents_store(done_batch))
-                in_flight = next_in_flight
-        progress.close()
-        seconds = time.monotonic() - started
+        run = _FolderRun(
+            files=files,
+            vault=_vault(vault, dry_run=dry_run),
+            provider=None if dry_run else embedding_provider(),
+            progress=tqdm(total=len(files), unit="file", file=self.stderr, disable=not files, dynamic_ncols=True),
+        )
+        run.ingest(window_size=batch, workers=workers)
 
         prefix = "dry run: would be " if dry_run else ""
         self.stdout.write(
-            f"{prefix}new: {counts['indexed']}, updated: {counts['updated']}, unchanged: {counts['unchanged']}, "
-            f"failed: {len(failures)}; chunks: {chunks}; seconds: {seconds:.1f}"
+            f"{prefix}new: {run.counts['indexed']}, updated: {run.counts['updated']}, "
+            f"unchanged: {run.counts['unchanged']}, failed: {len(run.failures)}; chunks: {run.chunks}; "
+            f"seconds: {time.monotonic() - run.started:.1f}"
         )
-        for file, reason in failures:
+        for file, reason in run.failures:
             self.stderr.write(self.style.ERROR(f"failed: {file}: {reason}"))
-        if failures:
-            raise CommandError(f"{len(failures)} of {len(files)} files failed")
+        if run.failures:
+            raise CommandError(f"{len(run.failures)} of {len(files)} files failed")
 
 
-def _files(root: Path, pattern: str) -> list[Path]:
-    return sorted(file for file in root.glob(pattern) if file.is_file() and file.suffix.lower() in SUPPORTED_EXTENSIONS)
+@dataclass
+class _FolderRun:
+    files: list[Path]
+    vault: Vault | None
+    provider: EmbeddingProvider | None  # None: a dry run
+    progress: tqdm
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    chunks: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def ingest(self, *, window_size: int, workers: int) -> None:
+        """A two-stage pipeline: while one window is embedded (provider calls, in a thread, no database), the
+        window before it is stored (database, in this thread); meanwhile `workers` threads read the next one."""
+        windows = [self.files[start : start + window_size] for start in range(0, len(self.files), window_size)]
+        bulk_load = (
+            embedding_index_deferred(model=self.provider.model, incoming=len(self.files))
+            if self.provider is not None
+            else nullcontext(False)
+        )
+        with bulk_load, ThreadPoolExecutor(workers) as readers, ThreadPoolExecutor(1) as embedder:
+            reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
+            in_flight: tuple[Sequence[Path], list[Parsed], IngestBatch, Future[None]] | None = None
+            for number, window in enumerate(windows):
+                parsed = [future.result() for future in reading]
+                if number + 1 < len(windows):
+                    reading = [readers.submit(_parse, file) for file in windows[number + 1]]
+                planned = documents_plan(requests=self._requests(window, parsed))
+                if self.provider is None:
+                    self._settle(window, parsed, documents_dry_run(planned))
+                    continue
+                embedding = embedder.submit(documents_embed, planned, provider=self.provider)
+                if in_flight is not None:
+                    self._store(*in_flight)
+                in_flight = (window, parsed, planned, embedding)
+            if in_flight is not None:
+                self._store(*in_flight)
+        self.progress.close()
+
+    def _requests(self, window: Sequence[Path], parsed: list[Parsed]) -> list[IngestRequest]:
+        vault_id = self.vault.pk if self.vault else None
+        return [
+            IngestRequest(text=result.text, title=result.title, source=str(file), vault_id=vault_id)
+            for file, result in zip(window, parsed, strict=True)
+            if isinstance(result, ParsedFile)
+        ]
+
+    def _store(self, window: Sequence[Path], parsed: list[Parsed], batch: IngestBatch, embedding: Future) -> None:
+        embedding.result()
+        self._settle(window, parsed, documents_store(batch))
+
+    def _settle(self, window: Sequence[Path], parsed: list[Parsed], outcomes: list[Any]) -> None:
+        remaining = iter(outcomes)  # one outcome per parsed file, in order
+        for file, result in zip(window, parsed, strict=True):
+            outcome = next(remaining) if isinstance(result, ParsedFile) else result
+            if isinstance(outcome, IngestResult):
+                self.counts[outcome.status] += 1
+                self.chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
+            else:
+                self.failures.append((file, _reason(outcome)))
+                self.progress.write(f"failed: {file}: {_reason(outcome)}")
+        self.progress.update(len(window))
+        rate = self.chunks / max(time.monotonic() - self.started, 1e-9)
+        self.progress.set_postfix_str(f"{rate:.0f} chunks/s", refresh=False)
 
 
 def _vault(name: str | None, *, dry_run: bool) -> Vault | None:
@@ -157,12 +161,7 @@ def _vault(name: str | None, *, dry_run: bool) -> Vault | None:
     return vault_get_or_create(name=name)
 
 
-def _windows(files: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
-    for start in range(0, len(files), size):
-        yield files[start : start + size]
-
-
-def _parse(file: Path) -> ParsedFile | ServiceError | OSError:
+def _parse(file: Path) -> Parsed:
     try:
         return file_parse(name=file.name, data=file.read_bytes())
     except (ServiceError, OSError) as error:
@@ -172,7 +171,4 @@ def _parse(file: Path) -> ParsedFile | ServiceError | OSError:
 def _reason(error: ServiceError | OSError) -> str:
     if isinstance(error, OSError):
         return f"cannot read the file ({error.strerror or type(error).__name__})"
-    detail = error.detail
-    if isinstance(detail, dict):
-        detail = "; ".join(message for messages in detail.values() for message in messages)
-    return f"{error.message}: {detail}" if detail else error.message
+    return error.summary()

@@ -47,6 +47,6 @@ class Command(BaseCommand):
                 try:
                     swapped += documents_reembed(documents=window)
                 except ServiceError as error:
-                    raise CommandError(f"stopped after {swapped} documents: {error.message} ({error.detail})") from None
+                    raise CommandError(f"stopped after {swapped} documents: {error.summary()}") from None
                 progress.update(len(window))
         self.stdout.write(f"re-embedded {swapped} of {len(ids)} documents with {target}")
