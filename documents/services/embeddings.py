@@ -40,7 +40,8 @@ class OpenAIEmbeddings:
     """Any server speaking OpenAI's /v1/embeddings: batches of `batch_size` inputs, `concurrency` in flight.
 
     Each batch is one request with its own retries (the SDK's backoff, which honours Retry-After on 429 and 5xx),
-    so a failure repeats only that batch.
+    so a failure repeats only that batch. `concurrency` bounds the requests in flight across all callers in the
+    process, so pipelined callers (ingest_folder embeds two windows at once) cannot overrun the provider.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class OpenAIEmbeddings:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self._in_flight = threading.BoundedSemaphore(concurrency)
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         if not texts:
@@ -76,9 +78,10 @@ class OpenAIEmbeddings:
 
         started = time.monotonic()
         try:
-            # Asking for base64 explicitly makes the SDK hand the strings over undecoded; numpy turns them into
-            # float32 arrays directly instead of the SDK building a Python float per dimension.
-            response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="base64")
+            with self._in_flight:
+                # Asking for base64 explicitly makes the SDK hand the strings over undecoded; numpy turns them into
+                # float32 arrays directly instead of the SDK building a Python float per dimension.
+                response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="base64")
         except openai.APITimeoutError:
             logger.warning("event=embedding_timeout model=%s inputs=%s", self.model, len(batch))
             raise UpstreamTimeout(detail="the embedding provider did not answer in time") from None

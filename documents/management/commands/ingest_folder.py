@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -99,17 +99,17 @@ class _FolderRun:
     started: float = field(default_factory=time.monotonic)
 
     def ingest(self, *, window_size: int, workers: int) -> None:
-        """A two-stage pipeline: while one window is embedded (provider calls, in a thread, no database), the
-        window before it is stored (database, in this thread); meanwhile `workers` threads read the next one."""
+        """A pipeline: `workers` threads read the next window while the previous ones are embedded (provider calls,
+        two windows at a time, no database) and the oldest embedded one is stored (database, in this thread)."""
         windows = [self.files[start : start + window_size] for start in range(0, len(self.files), window_size)]
         bulk_load = (
             embedding_index_deferred(model=self.provider.model, incoming=len(self.files))
             if self.provider is not None
             else nullcontext(False)
         )
-        with bulk_load, ThreadPoolExecutor(workers) as readers, ThreadPoolExecutor(1) as embedder:
+        with bulk_load, ThreadPoolExecutor(workers) as readers, ThreadPoolExecutor(2) as embedder:
             reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
-            in_flight: tuple[Sequence[Path], list[Parsed], IngestBatch, Future[None]] | None = None
+            in_flight: deque[tuple[Sequence[Path], list[Parsed], IngestBatch, Future[None]]] = deque()
             for number, window in enumerate(windows):
                 parsed = [future.result() for future in reading]
                 if number + 1 < len(windows):
@@ -118,12 +118,13 @@ class _FolderRun:
                 if self.provider is None:
                     self._settle(window, parsed, documents_dry_run(planned))
                     continue
-                embedding = embedder.submit(documents_embed, planned, provider=self.provider)
-                if in_flight is not None:
-                    self._store(*in_flight)
-                in_flight = (window, parsed, planned, embedding)
-            if in_flight is not None:
-                self._store(*in_flight)
+                in_flight.append(
+                    (window, parsed, planned, embedder.submit(documents_embed, planned, provider=self.provider))
+                )
+                if len(in_flight) > 2:
+                    self._store(*in_flight.popleft())
+            while in_flight:
+                self._store(*in_flight.popleft())
         self.progress.close()
 
     def _requests(self, window: Sequence[Path], parsed: list[Parsed]) -> list[IngestRequest]:
