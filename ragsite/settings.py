@@ -6,6 +6,7 @@ ConfigError, whose one-line message names the variable; manage.py and gunicorn.c
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ EMBEDDING_PROVIDER = read.choice(
 )
 if EMBEDDING_PROVIDER == "openai" and not OPENAI_API_KEY:
     raise ConfigError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (any value, for servers that ignore it)")
+if EMBEDDING_PROVIDER == "local" and importlib.util.find_spec("sentence_transformers") is None:
+    raise ConfigError(
+        "the local embedding model is not installed: set OPENAI_API_KEY (or EMBEDDING_PROVIDER=openai), or install "
+        "requirements-local.txt (in Docker: --build-arg LOCAL_MODEL=1)"
+    )
 EMBEDDING_MODEL = (
     read.string("EMBEDDING_MODEL", default="text-embedding-3-small")
     if EMBEDDING_PROVIDER == "openai"

@@ -92,26 +92,3 @@ def test_unsupported_types_are_415(name):
 
 def test_text_clean_removes_nul_and_lone_surrogates():
     assert text_clean("a\x00b\ud800c\r\nd") == "ab\ufffdc\nd"
-
-
-def test_a_text_that_fits_one_chunk_is_chunked_exactly_as_sentence_splitter_does():
-    from llama_index.core.node_parser import SentenceSplitter
-
-    from documents.services.chunking import text_chunk
-
-    splitter = SentenceSplitter(chunk_size=64, chunk_overlap=8)
-    for text in ["  Short text.  \n", "One. Two! Three?", "A" * 40, "Line\n\nbreaks\n\n\nkept"]:
-        chunks = text_chunk(text=text, chunk_size=64, chunk_overlap=8)
-        assert [chunk.text for chunk in chunks] == splitter.split_text(text)
-
-
-def test_a_long_text_is_split_in_order_within_the_chunk_size():
-    from documents.services.chunking import text_chunk
-
-    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(400))
-    chunks = text_chunk(text=text, chunk_size=64, chunk_overlap=8)
-    assert len(chunks) > 10
-    assert [chunk.position for chunk in chunks] == list(range(len(chunks)))
-    assert all(chunk.token_count <= 64 for chunk in chunks)
-    assert chunks[0].text.startswith("Sentence number 0 ")
-    assert "Sentence number 399 " in chunks[-1].text
