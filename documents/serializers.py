@@ -45,7 +45,7 @@ class MetadataField(serializers.Field):
 
     default_error_messages = {
         "not_object": "Metadata must be a JSON object.",
-        "invalid_json": "Metadata must be valid JSON.",
+        "invalid_json": "Metadata must be a JSON object (in a form field: the object as JSON text).",
         "too_large": f"Metadata may take at most {METADATA_MAX_BYTES} bytes as JSON.",
     }
 

@@ -149,6 +149,8 @@ def exception_to_error(exc: Exception) -> ServiceError:
         return exc
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed(detail=_flatten(exc.detail))
+    if isinstance(exc, drf.ParseError):
+        return ValidationFailed("Invalid JSON", detail=str(exc.detail))
     for exc_class, status, code in _DRF_ERRORS:
         if isinstance(exc, exc_class):
             headers = {}

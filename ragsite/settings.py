@@ -43,8 +43,6 @@ DATA_DIR = read.path("DATA_DIR", default=BASE_DIR / ".data", base=BASE_DIR)
 # --- Server (read by ragsite/gunicorn.conf.py) --------------------------------------------------------------------
 HOST = read.string("HOST", default="0.0.0.0")
 PORT = read.integer("PORT", default=8000, minimum=1, maximum=65535)
-# 2 x cores + 1 is gunicorn's rule of thumb; capped because each worker holds its own model clients.
-WORKERS = read.integer("WORKERS", default=min(2 * (os.cpu_count() or 1) + 1, 4), minimum=1, maximum=64)
 REQUEST_TIMEOUT = read.number("REQUEST_TIMEOUT", default=60.0, minimum=1.0, maximum=3600.0)
 MAX_REQUEST_SIZE = read.integer("MAX_REQUEST_SIZE", default=10 * 1024 * 1024, minimum=1024)
 
@@ -76,6 +74,10 @@ EMBEDDING_CONCURRENCY = read.integer("EMBEDDING_CONCURRENCY", default=4, minimum
 LOCAL_EMBEDDING_BATCH_SIZE = read.integer("LOCAL_EMBEDDING_BATCH_SIZE", default=64, minimum=1, maximum=1024)
 # Retries of one provider request (429, 5xx, connection errors), with backoff that honours Retry-After.
 PROVIDER_MAX_RETRIES = read.integer("PROVIDER_MAX_RETRIES", default=3, minimum=0, maximum=10)
+# 2 x cores + 1 is gunicorn's rule of thumb, capped at 4; with the local embedding model every worker loads its
+# own copy (about 1 GB with torch), so the default is 2 there.
+_DEFAULT_WORKERS = min(2 * (os.cpu_count() or 1) + 1, 2 if EMBEDDING_PROVIDER == "local" else 4)
+WORKERS = read.integer("WORKERS", default=_DEFAULT_WORKERS, minimum=1, maximum=64)
 # No key, no chat model: answers are extractive (the best passages, said to be so).
 CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY else None
 

@@ -71,7 +71,8 @@ class Command(BaseCommand):
             files=files,
             vault=_vault(vault, dry_run=dry_run),
             provider=None if dry_run else embedding_provider(),
-            progress=tqdm(total=len(files), unit="file", file=self.stderr, disable=not files, dynamic_ncols=True),
+            # The raw stream: Django's OutputWrapper ends every write with a newline, which breaks tqdm's redraws.
+            progress=tqdm(total=len(files), unit="file", file=self.stderr._out, disable=not files, dynamic_ncols=True),
         )
         run.ingest(window_size=batch, workers=workers)
 
@@ -148,10 +149,9 @@ class _FolderRun:
                 self.chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
             else:
                 self.failures.append((file, _reason(outcome)))
-                self.progress.write(f"failed: {file}: {_reason(outcome)}")
-        self.progress.update(len(window))
         rate = self.chunks / max(time.monotonic() - self.started, 1e-9)
         self.progress.set_postfix_str(f"{rate:.0f} chunks/s", refresh=False)
+        self.progress.update(len(window))
 
 
 def _vault(name: str | None, *, dry_run: bool) -> Vault | None:

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             )
         ids = list(documents.values_list("pk", flat=True))
         swapped = 0
-        with tqdm(total=len(ids), unit="doc", file=self.stderr, disable=not ids) as progress:
+        with tqdm(total=len(ids), unit="doc", file=self.stderr._out, disable=not ids) as progress:
             for start in range(0, len(ids), batch):
                 window = list(Document.objects.filter(pk__in=ids[start : start + batch]))
                 try:
