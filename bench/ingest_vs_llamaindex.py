@@ -79,6 +79,11 @@ def compare(folder: Path, *, base_url: str, delay: float, runs: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE documents_document, documents_chunk")
 
+    def settle() -> None:
+        # Flush what the previous run left dirty, so neither side pays for the other's writes.
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+
     run_number = iter(range(1000))
 
     def peer(hnsw: bool) -> None:
@@ -107,9 +112,12 @@ def compare(folder: Path, *, base_url: str, delay: float, runs: int) -> dict:
         "llamaindex + hnsw index": [],
     }
     for _ in range(runs):
+        settle()
         results["ragsite ingest_folder"].append(timed(ours))
         reset_ours()
+        settle()
         results["llamaindex from_documents"].append(timed(lambda: peer(hnsw=False)))
+        settle()
         results["llamaindex + hnsw index"].append(timed(lambda: peer(hnsw=True)))
     title = f"ingest, server delay {delay * 1000:.0f} ms per request"
     summary = report(title, results, ours="ragsite ingest_folder", peer="llamaindex from_documents")
