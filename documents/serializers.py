@@ -138,3 +138,25 @@ class VaultOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     created_at = serializers.DateTimeField()
     document_count = serializers.IntegerField()
+
+
+class SearchInputSerializer(serializers.Serializer):
+    query = CleanCharField(max_length=4000)
+    top_k = serializers.IntegerField(required=False, min_value=1, max_value=50)
+    vault_id = serializers.UUIDField(required=False, allow_null=True)
+    mode = serializers.ChoiceField(choices=["hybrid", "vector", "keyword"], required=False, default="hybrid")
+    filters = MetadataField(required=False, allow_null=True)
+
+
+class SearchHitOutputSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    chunk_id = serializers.IntegerField()
+    title = serializers.CharField()
+    source = serializers.CharField()
+    snippet = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class SearchOutputSerializer(serializers.Serializer):
+    results = SearchHitOutputSerializer(many=True)
+    mode = serializers.CharField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from documents import selectors, serializers
 from documents.services.documents import document_delete
 from documents.services.ingest import document_ingest
 from documents.services.parsing import file_parse
+from documents.services.search import chunks_search
 from documents.services.vaults import vault_create, vault_delete
 from ragsite.errors import DocumentNotFound, ServiceError, VaultNotFound
 
@@ -41,6 +43,22 @@ class IngestView(APIView):
             text=text, title=title, source=data.get("source", ""), metadata=data.get("metadata"), vault=vault
         )
         return Response(serializers.IngestOutputSerializer(result).data)
+
+
+class SearchView(APIView):
+    def post(self, request: Request) -> Response:
+        payload = serializers.SearchInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        vault_id = selectors.vault_get(vault_id=data["vault_id"]).pk if data.get("vault_id") else None
+        hits = chunks_search(
+            query=data["query"],
+            top_k=data.get("top_k") or settings.TOP_K_DEFAULT,
+            mode=data["mode"],
+            vault_id=vault_id,
+            filters=data.get("filters"),
+        )
+        return Response(serializers.SearchOutputSerializer({"results": hits, "mode": data["mode"]}).data)
 
 
 class DocumentListView(APIView):

@@ -85,6 +85,10 @@ CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY
 MAX_HISTORY_MESSAGES = read.integer("MAX_HISTORY_MESSAGES", default=10, minimum=0, maximum=1000)
 TOP_K_DEFAULT = read.integer("TOP_K_DEFAULT", default=5, minimum=1, maximum=50)
 DEFAULT_TEMPERATURE = read.number("DEFAULT_TEMPERATURE", default=0.3, minimum=0.0, maximum=2.0)
+# Hybrid search fuses the vector and keyword rankings by reciprocal rank fusion: score = sum of weight / (k + rank).
+SEARCH_RRF_K = read.integer("SEARCH_RRF_K", default=60, minimum=1, maximum=1000)
+SEARCH_VECTOR_WEIGHT = read.number("SEARCH_VECTOR_WEIGHT", default=1.0, minimum=0.0, maximum=10.0)
+SEARCH_KEYWORD_WEIGHT = read.number("SEARCH_KEYWORD_WEIGHT", default=1.0, minimum=0.0, maximum=10.0)
 CHUNK_SIZE = read.integer("CHUNK_SIZE", default=512, minimum=32, maximum=8192)
 CHUNK_OVERLAP = read.integer("CHUNK_OVERLAP", default=64, minimum=0, maximum=4096)
 if CHUNK_OVERLAP >= CHUNK_SIZE:

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 
 from chat.models import Agent, Message, Session
 from documents.models import Chunk, Document, EmbeddingSpace, Vault
-from documents.selectors import chunk_vector_search
+from documents.selectors import chunk_vector_query, chunk_vector_search
 from documents.services.vector_index import embedding_space_ensure
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +162,7 @@ def test_similarity_search_uses_the_models_hnsw_index():
     # query shape at all (if the expression or predicate did not match, PostgreSQL would scan anyway).
     with transaction.atomic():
         query("SET LOCAL enable_seqscan = off")
-        plan = chunk_vector_search(query_vector=unit(8, 3), model="test/model-8", k=5).explain()
+        plan = chunk_vector_query(query_vector=unit(8, 3), model="test/model-8", k=5).explain()
     space = EmbeddingSpace.objects.get(model="test/model-8")
     assert f"Index Scan using {space.index_name}" in plan
     nearest = list(chunk_vector_search(query_vector=unit(8, 3), model="test/model-8", k=5))

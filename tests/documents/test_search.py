@@ -1,0 +1,163 @@
+"""Search: vector, keyword and hybrid modes, filters that still return top_k, scores and snippets."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from documents.models import Vault
+from documents.services.ingest import IngestRequest, document_ingest, documents_ingest
+from documents.services.search import chunks_search, snippet_make
+from tests.ragsite.test_errors import assert_envelope
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("openai_settings")]
+
+ANIMALS = {
+    "otters": "Sea otters hold hands while they sleep so they do not drift apart.",
+    "beavers": "Beavers build dams of branches and mud across rivers and streams.",
+    "owls": "Owls can turn their heads far around because their necks have many bones.",
+    "foxes": "Red foxes hunt small rodents at dusk and pounce on them in the snow.",
+}
+
+
+@pytest.fixture
+def animals() -> dict[str, uuid.UUID]:
+    return {name: document_ingest(text=text, title=name.title()).document_id for name, text in ANIMALS.items()}
+
+
+def search(api_client, **payload):
+    return api_client.post("/search", payload, format="json")
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector", "keyword"])
+def test_each_mode_finds_the_matching_document_first_with_scores_in_0_1_best_first(api_client, animals, mode):
+    response = search(api_client, query="Where do beavers build dams?", mode=mode)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["mode"] == mode
+    results = body["results"]
+    assert results[0]["document_id"] == str(animals["beavers"])
+    assert results[0]["title"] == "Beavers"
+    assert set(results[0]) == {"document_id", "chunk_id", "title", "source", "snippet", "score"}
+    scores = [result["score"] for result in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+def test_hybrid_is_the_default_mode(api_client, animals):
+    assert search(api_client, query="owls").json()["mode"] == "hybrid"
+
+
+def test_keyword_search_matches_any_word_and_ranks_by_how_many(api_client, animals):
+    results = search(api_client, query="dams rivers otters", mode="keyword").json()["results"]
+    assert [r["document_id"] for r in results] == [str(animals["beavers"]), str(animals["otters"])]
+
+
+def test_keyword_search_keeps_phrases_and_exclusions(api_client, animals):
+    phrase = search(api_client, query='"hold hands"', mode="keyword").json()["results"]
+    assert [r["document_id"] for r in phrase] == [str(animals["otters"])]
+    excluded = search(api_client, query="their -owls", mode="keyword").json()["results"]
+    assert str(animals["owls"]) not in [r["document_id"] for r in excluded]
+
+
+def test_keyword_search_calls_no_embedding_provider(api_client, animals, fake_openai):
+    fake_openai.reset()
+    assert search(api_client, query="foxes", mode="keyword").status_code == 200
+    assert fake_openai.embedding_requests() == []
+
+
+def test_top_k_limits_the_results_and_defaults_to_the_setting(api_client, animals, settings):
+    assert len(search(api_client, query="their", mode="vector", top_k=2).json()["results"]) == 2
+    settings.TOP_K_DEFAULT = 3
+    assert len(search(api_client, query="their", mode="vector").json()["results"]) == 3
+
+
+def test_a_vault_filter_returns_only_that_vaults_chunks(api_client, animals):
+    vault = Vault.objects.create(name="Birds")
+    inside = document_ingest(text="Owls hoot at night in the forest.", title="Owl notes", vault=vault).document_id
+
+    results = search(api_client, query="owls at night", vault_id=str(vault.pk)).json()["results"]
+
+    assert [r["document_id"] for r in results] == [str(inside)]
+
+
+def test_metadata_filters_keep_matching_documents_only(api_client):
+    kept = document_ingest(text="Quarterly revenue grew.", title="Q1", metadata={"team": "finance", "year": 2026})
+    document_ingest(text="Quarterly revenue fell.", title="Q2", metadata={"team": "sales", "year": 2026})
+
+    results = search(api_client, query="quarterly revenue", filters={"team": "finance"}).json()["results"]
+
+    assert [r["document_id"] for r in results] == [str(kept.document_id)]
+
+
+def test_a_filtered_vector_search_returns_top_k_whenever_that_many_chunks_match(api_client, fake_openai):
+    small = Vault.objects.create(name="Small")
+    documents_ingest(requests=[IngestRequest(text=f"common words and filler text number {i}") for i in range(600)])
+    documents_ingest(
+        requests=[IngestRequest(text=f"rare vault entry {i} about comets", vault_id=small.pk) for i in range(12)]
+    )
+
+    results = search(api_client, query="common words filler", mode="vector", top_k=10, vault_id=str(small.pk))
+
+    # The query resembles the 600 outside the vault, not the 12 inside: a plain HNSW scan (ef_search 40) followed
+    # by the vault filter would keep only a few of them.
+    assert len(results.json()["results"]) == 10
+
+
+def test_vector_search_compares_only_chunks_of_the_active_model(api_client, animals, settings):
+    settings.EMBEDDING_MODEL = "another-model"
+    newer = document_ingest(text="Sea otters crack shells on their bellies.", title="Otters 2").document_id
+
+    results = search(api_client, query="sea otters", mode="vector", top_k=10).json()["results"]
+
+    assert [r["document_id"] for r in results] == [str(newer)]
+
+
+def test_snippets_are_the_matching_passage_cut_at_word_boundaries():
+    text = " ".join(["filler"] * 200) + " the beaver dam holds water " + " ".join(["padding"] * 200)
+    snippet = snippet_make(text, "beaver dam")
+    assert "beaver dam" in snippet
+    assert len(snippet) <= 302
+    assert snippet.startswith("…") and snippet.endswith("…")
+    words = snippet.strip("…").split()
+    assert set(words) <= {"filler", "padding", "the", "beaver", "dam", "holds", "water"}
+
+
+def test_a_short_chunk_is_its_own_snippet(animals):
+    (hit,) = chunks_search(query="owls", top_k=1, mode="keyword")
+    assert hit.snippet == ANIMALS["owls"]
+
+
+def test_an_unknown_vault_is_404(api_client, animals):
+    assert_envelope(search(api_client, query="owls", vault_id=str(uuid.uuid4())), 404, "VAULT_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "   "}, "query"),
+        ({}, "query"),
+        ({"query": "owls", "top_k": 0}, "top_k"),
+        ({"query": "owls", "top_k": 51}, "top_k"),
+        ({"query": "owls", "mode": "semantic"}, "mode"),
+        ({"query": "owls", "filters": ["team"]}, "filters"),
+        ({"query": "owls", "vault_id": "1 OR 1=1"}, "vault_id"),
+    ],
+)
+def test_bad_search_input_is_422_naming_the_field(api_client, payload, field):
+    body = assert_envelope(search(api_client, **payload), 422, "VALIDATION_ERROR")
+    assert field in body["detail"]
+
+
+def test_a_provider_failure_is_502_in_vector_mode(api_client, animals, fake_openai):
+    fake_openai.fail_always(status=500, endpoint="embeddings", retry_after=0.01)
+    assert_envelope(search(api_client, query="owls", mode="vector"), 502, "EMBEDDING_ERROR")
+
+
+def test_sql_in_the_query_is_just_text(api_client, animals):
+    response = search(api_client, query="'; DROP TABLE documents_chunk; --", mode="hybrid")
+    assert response.status_code == 200
+    assert search(api_client, query="owls", mode="keyword").json()["results"]
