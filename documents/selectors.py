@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, HalfVectorField, VectorField
+from psycopg.types.json import Jsonb
 
 from documents.models import TEXT_SEARCH_CONFIG, Chunk, Document, EmbeddingSpace, Vault
 from documents.services.vector_index import vector_cast
@@ -112,21 +116,128 @@ def vector_scan_configure(*, k: int, filtered: bool) -> None:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(100, 4 * k))])
 
 
+# BM25's usual constants: term-frequency saturation and document-length normalisation.
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# Candidates: chunks containing any query word (websearch syntax, so quoted phrases and -exclusions hold); each is
+# scored with BM25 from its tsvector (term frequencies from the lexeme positions, length from token_count).
+_BM25_SQL = """
+SELECT c.id, SUM(
+    t.idf * array_length(u.positions, 1) * (%(k1)s + 1)
+    / (array_length(u.positions, 1) + %(k1)s * (1 - %(b)s + %(b)s * c.token_count / %(avgdl)s))
+) AS score
+FROM documents_chunk c
+JOIN documents_document d ON d.id = c.document_id
+CROSS JOIN LATERAL unnest(c.search_vector) AS u(lexeme, positions, weights)
+JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS t(term, idf) ON t.term = u.lexeme
+WHERE c.search_vector @@ regexp_replace(
+        (websearch_to_tsquery(%(config)s::regconfig, %(query)s))::text, ' & (?!!)', ' | ', 'g')::tsquery
+    AND (%(vault_id)s::uuid IS NULL OR d.vault_id = %(vault_id)s::uuid)
+    AND (%(filters)s::jsonb IS NULL OR d.metadata @> %(filters)s::jsonb)
+GROUP BY c.id
+ORDER BY score DESC, c.id
+LIMIT %(k)s
+"""
+
+
 def chunk_keyword_search(
     *, query: str, k: int, vault_id: uuid.UUID | None = None, filters: dict[str, Any] | None = None
 ) -> list[Chunk]:
-    """The k chunks best matching `query` as a web-search expression (websearch_to_tsquery), best first, each with
-    `rank` in [0, 1). Uses the chunks' generated tsvector and its GIN index."""
-    search = AnyTermQuery(query, search_type="websearch", config=TEXT_SEARCH_CONFIG)
-    chunks = _chunks_filtered(Chunk.objects.filter(search_vector=search), vault_id=vault_id, filters=filters)
-    # Normalization 32 maps the cover-density rank r to r / (r + 1), into [0, 1).
-    rank = SearchRank(F("search_vector"), search, cover_density=True, normalization=Value(32))
-    return list(
-        chunks.annotate(rank=rank)
-        .select_related("document")
+    """The k chunks best matching `query` by BM25 over the chunks' full-text vectors, best first, each with `rank`
+    in [0, 1] (its BM25 score over the best score the query could reach).
+
+    PostgreSQL's own ts_rank knows nothing of how rare a word is, so "library" would weigh as much as "Dewey";
+    BM25's inverse document frequency is what makes keyword retrieval worth fusing with vectors.
+    """
+    terms = _query_lexemes(query)
+    if not terms:
+        return []
+    total, average_length = _collection_stats()
+    idfs = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in _document_frequencies(terms)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BM25_SQL,
+            {
+                "k1": BM25_K1,
+                "b": BM25_B,
+                "avgdl": max(average_length, 1.0),
+                "terms": terms,
+                "idfs": idfs,
+                "config": TEXT_SEARCH_CONFIG,
+                "query": query,
+                "vault_id": vault_id,
+                "filters": Jsonb(filters) if filters else None,
+                "k": k,
+            },
+        )
+        scored = cursor.fetchall()
+    best_possible = sum(idf * (BM25_K1 + 1) for idf in idfs) or 1.0
+    chunks = (
+        Chunk.objects.select_related("document")
         .defer("embedding", "search_vector", "document__text", "document__metadata")
-        .order_by("-rank", "id")[:k]
+        .in_bulk([pk for pk, _ in scored])
     )
+    ranked = []
+    for pk, score in scored:
+        chunk = chunks.get(pk)
+        if chunk is not None:  # deleted between the two queries
+            chunk.rank = min(1.0, float(score) / best_possible)
+            ranked.append(chunk)
+    return ranked
+
+
+def _query_lexemes(query: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) ORDER BY lexeme",
+            [TEXT_SEARCH_CONFIG, query],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Collection statistics move slowly; recounting them for every query would cost more than the search itself.
+_STATS_TTL = 300.0
+_stats_cache: dict[str, tuple[float, Any]] = {}
+_stats_lock = threading.Lock()
+
+
+def _cached(key: str, compute: Any) -> Any:
+    now = time.monotonic()
+    with _stats_lock:
+        hit = _stats_cache.get(key)
+        if hit is not None and now - hit[0] < _STATS_TTL:
+            return hit[1]
+    value = compute()
+    with _stats_lock:
+        _stats_cache[key] = (now, value)
+    return value
+
+
+def _collection_stats() -> tuple[int, float]:
+    def compute() -> tuple[int, float]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), coalesce(avg(token_count), 1) FROM documents_chunk")
+            total, average = cursor.fetchone()
+        return int(total), float(average)
+
+    return _cached("collection", compute)
+
+
+def _document_frequencies(terms: list[str]) -> list[int]:
+    def count(term: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM documents_chunk WHERE search_vector @@ %s::tsquery", [_lexeme_query(term)]
+            )
+            return int(cursor.fetchone()[0])
+
+    return [_cached(f"df:{term}", lambda term=term: count(term)) for term in terms]
+
+
+def _lexeme_query(term: str) -> str:
+    # A lexeme as a tsquery literal: quoted, with quotes and backslashes escaped, so any text is just text.
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 class AnyTermQuery(SearchQuery):

@@ -161,3 +161,15 @@ def test_sql_in_the_query_is_just_text(api_client, animals):
     response = search(api_client, query="'; DROP TABLE documents_chunk; --", mode="hybrid")
     assert response.status_code == 200
     assert search(api_client, query="owls", mode="keyword").json()["results"]
+
+
+def test_keyword_ranking_weighs_rare_words_above_common_ones(api_client):
+    common = "library " * 3
+    document_ingest(text=f"{common} catalogue of the library holdings", title="A")
+    document_ingest(text=f"{common} the Dewey decimal system", title="B")
+    for i in range(20):
+        document_ingest(text=f"library news item {i}", title=f"N{i}")
+
+    results = search(api_client, query="library Dewey", mode="keyword").json()["results"]
+
+    assert results[0]["title"] == "B"  # "Dewey" is rare, so it outweighs yet another "library"
