@@ -80,3 +80,11 @@ def openai_settings(settings, fake_openai: FakeOpenAI):
     settings.PROVIDER_MAX_RETRIES = 2
     settings.REQUEST_TIMEOUT = 5.0
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_search_statistics():
+    # BM25's collection statistics are cached per process; each test has its own documents.
+    from documents import selectors
+
+    selectors._stats_cache.clear()
