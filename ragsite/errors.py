@@ -68,12 +68,20 @@ class VaultNotFound(NotFound):
     code, message = "VAULT_NOT_FOUND", "Vault not found"
 
 
+class AgentNotFound(NotFound):
+    code, message = "AGENT_NOT_FOUND", "Agent not found"
+
+
 class Conflict(ServiceError):
     status, code, message = 409, "CONFLICT", "Conflict"
 
 
 class VaultExists(Conflict):
     code, message = "VAULT_EXISTS", "A vault with this name already exists"
+
+
+class AgentExists(Conflict):
+    code, message = "AGENT_EXISTS", "An agent with this name already exists in the vault"
 
 
 class UnsupportedMediaType(ServiceError):

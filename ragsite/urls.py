@@ -12,6 +12,7 @@ urlpatterns = [
     re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
     path("admin/", admin.site.urls),
     path("", include("documents.urls")),
+    path("", include("chat.urls")),
 ]
 
 handler400 = "ragsite.errors.handler400"

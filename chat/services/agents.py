@@ -1,0 +1,27 @@
+"""Agents: a system prompt bound to a vault."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from chat.models import Agent
+from documents.models import Vault
+from ragsite.errors import AgentExists, AgentNotFound
+
+
+def agent_create(*, name: str, vault: Vault, system_prompt: str) -> Agent:
+    """Create an agent; AgentExists when the vault already has one of that name (ignoring case)."""
+    try:
+        with transaction.atomic():
+            return Agent.objects.create(name=name, vault=vault, system_prompt=system_prompt)
+    except IntegrityError:
+        raise AgentExists(detail=f"vault {vault.name!r} already has an agent named {name!r}") from None
+
+
+def agent_delete(*, agent_id: uuid.UUID) -> None:
+    """Delete an agent; its sessions stay, without an agent (ON DELETE SET NULL)."""
+    deleted, _ = Agent.objects.filter(pk=agent_id).delete()
+    if not deleted:
+        raise AgentNotFound(detail=f"no agent with id {agent_id}")

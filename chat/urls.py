@@ -1,0 +1,8 @@
+from django.urls import re_path
+
+from chat import views
+
+urlpatterns = [
+    re_path(r"^agents/?$", views.AgentListView.as_view(), name="agent-list"),
+    re_path(r"^agents/(?P<agent_id>[^/]+)/?$", views.AgentDetailView.as_view(), name="agent-detail"),
+]
