@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from chat.models import Agent
-from ragsite.errors import AgentNotFound
+from chat.models import Agent, Message, Session
+from chat.services.prompts import Turn
+from ragsite.errors import AgentNotFound, SessionNotFound
 
 
 def agent_list(*, vault_id: uuid.UUID | None = None) -> QuerySet[Agent]:
@@ -20,3 +21,27 @@ def agent_get(*, agent_id: uuid.UUID) -> Agent:
     if agent is None:
         raise AgentNotFound(detail=f"no agent with id {agent_id}")
     return agent
+
+
+def session_turns(*, session_id: str, limit: int) -> list[Turn]:
+    """The last `limit` user and assistant messages of a session, oldest first (none for a new session)."""
+    if limit <= 0:
+        return []
+    recent = (
+        Message.objects.filter(session_id=session_id, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
+        .order_by("-id")
+        .values_list("role", "content")[:limit]
+    )
+    return [Turn(role=role, content=content) for role, content in reversed(list(recent))]
+
+
+def session_get(*, session_id: str) -> Session:
+    """A session with its messages prefetched in order; SessionNotFound if there is none."""
+    session = (
+        Session.objects.prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("id")))
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None:
+        raise SessionNotFound(detail=f"no session with id {session_id[:200]}")
+    return session

@@ -23,3 +23,51 @@ class AgentOutputSerializer(serializers.Serializer):
     vault_id = serializers.UUIDField()
     system_prompt = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class ChatConfigSerializer(serializers.Serializer):
+    top_k = serializers.IntegerField(required=False, min_value=1, max_value=20)
+    temperature = serializers.FloatField(required=False, min_value=0.0, max_value=2.0)
+
+
+class ChatInputSerializer(serializers.Serializer):
+    message = CleanCharField(max_length=32_000)
+    session_id = CleanCharField(required=False, allow_blank=True, max_length=200)
+    vault_id = serializers.UUIDField(required=False, allow_null=True)
+    agent_id = serializers.UUIDField(required=False, allow_null=True)
+    config = ChatConfigSerializer(required=False, allow_null=True)
+    stream = serializers.BooleanField(required=False, default=False)
+
+    def validate_session_id(self, value: str) -> str:
+        return value.strip()
+
+
+class SourceOutputSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    title = serializers.CharField()
+    snippet = serializers.CharField()
+    score = serializers.FloatField()
+    chunk_id = serializers.IntegerField()
+
+
+class ChatOutputSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    message_id = serializers.IntegerField()
+    answer = serializers.CharField(allow_blank=True)
+    sources = SourceOutputSerializer(many=True)
+    mode = serializers.ChoiceField(choices=["llm", "extractive"])
+
+
+class MessageOutputSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField(source="id")
+    role = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
+    sources = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    session_id = serializers.CharField(source="id")
+    created_at = serializers.DateTimeField()
+    last_active_at = serializers.DateTimeField()
+    messages = MessageOutputSerializer(many=True)

@@ -1,7 +1,12 @@
-"""The chat API: agents (sessions and chat follow)."""
+"""The chat API: chat turns (JSON or Server-Sent Events), sessions and agents."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,6 +14,8 @@ from rest_framework.views import APIView
 
 from chat import selectors, serializers
 from chat.services.agents import agent_create, agent_delete
+from chat.services.answer import chat_answer, chat_answer_events, chat_turn_prepare
+from chat.services.sessions import session_delete
 from documents.selectors import vault_get
 from documents.views import path_uuid
 from ragsite.errors import AgentNotFound
@@ -40,3 +47,41 @@ class AgentDetailView(APIView):
         agent_id_ = path_uuid(agent_id, AgentNotFound)
         agent_delete(agent_id=agent_id_)
         return Response({"agent_id": str(agent_id_), "status": "deleted"})
+
+
+class ChatView(APIView):
+    def post(self, request: Request) -> Response | StreamingHttpResponse:
+        payload = serializers.ChatInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        config = data.get("config") or {}
+        turn = chat_turn_prepare(
+            message=data["message"],
+            session_id=data.get("session_id") or None,
+            vault_id=data.get("vault_id"),
+            agent_id=data.get("agent_id"),
+            top_k=config.get("top_k"),
+            temperature=config.get("temperature"),
+        )
+        if data["stream"]:
+            response = StreamingHttpResponse(
+                server_sent_events(chat_answer_events(turn)), content_type="text/event-stream"
+            )
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # proxies (nginx) must pass tokens on as they come
+            return response
+        return Response(serializers.ChatOutputSerializer(chat_answer(turn)).data)
+
+
+def server_sent_events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    for event in events:
+        yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+
+
+class SessionDetailView(APIView):
+    def get(self, request: Request, session_id: str) -> Response:
+        return Response(serializers.SessionOutputSerializer(selectors.session_get(session_id=session_id)).data)
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        session_delete(session_id=session_id)
+        return Response({"session_id": session_id, "status": "deleted"})

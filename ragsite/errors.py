@@ -68,6 +68,10 @@ class VaultNotFound(NotFound):
     code, message = "VAULT_NOT_FOUND", "Vault not found"
 
 
+class SessionNotFound(NotFound):
+    code, message = "SESSION_NOT_FOUND", "Session not found"
+
+
 class AgentNotFound(NotFound):
     code, message = "AGENT_NOT_FOUND", "Agent not found"
 
@@ -90,6 +94,10 @@ class UnsupportedMediaType(ServiceError):
 
 class EmbeddingFailed(ServiceError):
     status, code, message = 502, "EMBEDDING_ERROR", "The embedding provider failed"
+
+
+class LLMFailed(ServiceError):
+    status, code, message = 502, "LLM_ERROR", "The language model provider failed"
 
 
 class UpstreamTimeout(ServiceError):

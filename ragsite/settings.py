@@ -81,6 +81,12 @@ WORKERS = read.integer("WORKERS", default=_DEFAULT_WORKERS, minimum=1, maximum=6
 # No key, no chat model: answers are extractive (the best passages, said to be so).
 CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY else None
 
+# The window of CHAT_MODEL in tokens: prompts are fitted to it. Any model name works against any OpenAI-compatible
+# server, so the window cannot be looked up by name.
+CHAT_CONTEXT_WINDOW = read.integer("CHAT_CONTEXT_WINDOW", default=128000, minimum=1024, maximum=10_000_000)
+# Tokens kept free in the window for the answer.
+CHAT_MAX_ANSWER_TOKENS = read.integer("CHAT_MAX_ANSWER_TOKENS", default=1024, minimum=16, maximum=100_000)
+
 # --- Retrieval and chat --------------------------------------------------------------------------------------------
 MAX_HISTORY_MESSAGES = read.integer("MAX_HISTORY_MESSAGES", default=10, minimum=0, maximum=1000)
 TOP_K_DEFAULT = read.integer("TOP_K_DEFAULT", default=5, minimum=1, maximum=50)

@@ -1,0 +1,243 @@
+"""A chat turn: retrieve, prompt, answer (or excerpt), check the citations, and save the exchange.
+
+Nothing is written until the answer exists: a provider failure, a timeout or a client that leaves mid-stream
+leaves the session exactly as it was (the old service kept an orphan user message).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chat.models import Agent, Message, Session
+from chat.selectors import agent_get, session_turns
+from chat.services.llm import ChatModel, chat_model
+from chat.services.prompts import answer_messages, condense_messages
+from documents.selectors import vault_get
+from documents.services.search import SearchHit, chunks_search
+from ragsite.errors import ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+EXTRACTIVE_PREAMBLE = "No language model is configured, so here are the most relevant excerpts from your documents:"
+NOTHING_FOUND = "No passage of your documents matches this question."
+
+
+@dataclass
+class ChatTurn:
+    """Everything a turn needs before the answer is generated."""
+
+    session_id: str
+    agent: Agent | None
+    question: str
+    passages: list[SearchHit]
+    model: ChatModel | None
+    temperature: float
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def mode(self) -> str:
+        return "llm" if self.model is not None else "extractive"
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    session_id: str
+    message_id: int
+    answer: str
+    sources: list[dict[str, Any]]
+    mode: str
+
+
+def chat_turn_prepare(
+    *,
+    message: str,
+    session_id: str | None = None,
+    vault_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+    top_k: int | None = None,
+    temperature: float | None = None,
+) -> ChatTurn:
+    """Resolve the agent and vault, read the history, retrieve passages and build the prompt.
+
+    Side effects: with history and a chat model, one model call that rewrites the question for retrieval; one
+    embedding call for the search. No writes.
+    """
+    agent = agent_get(agent_id=agent_id) if agent_id else None
+    if agent is not None:
+        if vault_id is not None and vault_id != agent.vault_id:
+            raise ValidationFailed(detail={"vault_id": ["The agent answers from its own vault; leave vault_id out."]})
+        vault_id = agent.vault_id
+    elif vault_id is not None:
+        vault_get(vault_id=vault_id)
+    session_id = session_id or uuid.uuid4().hex
+    history = session_turns(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
+    model = chat_model()
+
+    query = message
+    if history and model is not None:
+        # A follow-up ("and in 2024?") retrieves nothing on its own: search with a standalone rewrite of it.
+        rewritten = model.complete(
+            condense_messages(history=history, question=message, context_window=model.context_window), temperature=0
+        ).strip()
+        query = rewritten or message
+    passages = chunks_search(query=query, top_k=top_k or settings.TOP_K_DEFAULT, mode="hybrid", vault_id=vault_id)
+
+    turn = ChatTurn(
+        session_id=session_id,
+        agent=agent,
+        question=message,
+        passages=passages,
+        model=model,
+        temperature=settings.DEFAULT_TEMPERATURE if temperature is None else temperature,
+    )
+    if model is not None:
+        turn.messages, turn.passages = answer_messages(
+            system_prompt=agent.system_prompt if agent else None,
+            passages=passages,
+            history=history,
+            question=message,
+            context_window=model.context_window,
+            answer_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
+        )
+    return turn
+
+
+def chat_answer(turn: ChatTurn) -> ChatResult:
+    """Generate the whole answer and save the exchange. Side effects: one model call; one transaction."""
+    citations = Citations(turn.passages)
+    if turn.model is None:
+        answer = extractive_answer(turn.passages)
+    else:
+        answer = citations.feed(turn.model.complete(turn.messages, temperature=turn.temperature)) + citations.flush()
+    sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
+    message_id = exchange_save(turn=turn, answer=answer, sources=sources)
+    return ChatResult(turn.session_id, message_id, answer, sources, turn.mode)
+
+
+def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
+    """The answer as events (token…, sources, done); the exchange is saved only when the stream completes.
+
+    A provider failure midway ends the stream with an error event and saves nothing. A client that disconnects
+    closes this generator (GeneratorExit), which likewise saves nothing.
+    """
+    from ragsite.errors import ServiceError
+
+    citations = Citations(turn.passages)
+    parts: list[str] = []
+    try:
+        if turn.model is None:
+            pieces: Iterator[str] = iter([extractive_answer(turn.passages)])
+        else:
+            pieces = turn.model.stream(turn.messages, temperature=turn.temperature)
+        for piece in pieces:
+            text = citations.feed(piece) if turn.model is not None else piece
+            if text:
+                parts.append(text)
+                yield {"type": "token", "content": text}
+        tail = citations.flush()
+        if tail:
+            parts.append(tail)
+            yield {"type": "token", "content": tail}
+    except ServiceError as error:
+        yield {"type": "error", "code": error.code, "error": error.message}
+        return
+    sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
+    yield {"type": "sources", "sources": sources}
+    message_id = exchange_save(turn=turn, answer="".join(parts), sources=sources)
+    yield {"type": "done", "session_id": turn.session_id, "message_id": message_id}
+
+
+def extractive_answer(passages: Sequence[SearchHit]) -> str:
+    if not passages:
+        return NOTHING_FOUND
+    excerpts = [f"[{number}] {hit.title}: {hit.snippet}" for number, hit in enumerate(passages, start=1)]
+    return "\n\n".join([EXTRACTIVE_PREAMBLE, *excerpts])
+
+
+def source_of(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "document_id": str(hit.document_id),
+        "chunk_id": hit.chunk_id,
+        "title": hit.title,
+        "snippet": hit.snippet,
+        "score": hit.score,
+    }
+
+
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# A marker still being streamed: "[", "[1", "[1, 2"…
+_OPEN_MARKER = re.compile(r"\[[\d,\s]{0,12}$")
+
+
+class Citations:
+    """Checks the answer's citation markers against the passages it was given, as the text streams by.
+
+    Markers naming a passage that exists are renumbered in order of first citation ([3] cited first becomes [1]),
+    so that they index `sources()`; markers naming no passage are dropped.
+    """
+
+    def __init__(self, passages: Sequence[SearchHit]) -> None:
+        self.passages = list(passages)
+        self.order: list[int] = []  # passage numbers (1-based) in order of first citation
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        self._pending += text
+        held = _OPEN_MARKER.search(self._pending)
+        ready, self._pending = (
+            (self._pending[: held.start()], self._pending[held.start() :]) if held else (self._pending, "")
+        )
+        return _MARKER.sub(self._renumber, ready)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return _MARKER.sub(self._renumber, rest)
+
+    def _renumber(self, match: re.Match[str]) -> str:
+        numbers = [int(part) for part in match.group(1).split(",")]
+        valid = [number for number in numbers if 1 <= number <= len(self.passages)]
+        for number in valid:
+            if number not in self.order:
+                self.order.append(number)
+        return "".join(f"[{self.order.index(number) + 1}]" for number in dict.fromkeys(valid))
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The cited passages in citation order; all passages when the answer cites none."""
+        numbers = self.order or list(range(1, len(self.passages) + 1))
+        return [source_of(self.passages[number - 1]) for number in numbers]
+
+
+def exchange_save(*, turn: ChatTurn, answer: str, sources: list[dict[str, Any]]) -> int:
+    """Save the question and the answer, creating the session on first use. Returns the answer's message id.
+
+    Side effects: one transaction. The session row is created with INSERT … ON CONFLICT, so two first messages
+    to one new session at the same moment make one session.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO chat_session (id, agent_id, created_at, last_active_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at",
+                [turn.session_id, turn.agent.pk if turn.agent else None, now, now],
+            )
+        session = Session(pk=turn.session_id)
+        Message.objects.create(session=session, role=Message.Role.USER, content=turn.question, sources=[])
+        reply = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content=answer, sources=sources)
+    logger.info(
+        "event=chat_answered session_id=%s message_id=%s mode=%s sources=%s",
+        turn.session_id,
+        reply.pk,
+        turn.mode,
+        len(sources),
+    )
+    return reply.pk

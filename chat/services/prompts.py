@@ -1,0 +1,122 @@
+"""Prompts, with LlamaIndex's prompt templates, fitted to the chat model's context window by counting tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llama_index.core.llms import ChatMessage, MessageRole
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.utils import get_tokenizer
+
+from documents.services.search import SearchHit
+
+DEFAULT_SYSTEM_PROMPT = "You are a careful assistant that answers questions about the user's documents."
+
+ANSWER_SYSTEM_TEMPLATE = PromptTemplate(
+    "{system_prompt}\n\n"
+    "Answer the user's question using only the numbered passages below. Cite every passage you use with its "
+    "number in square brackets, like [1] or [2][3]. If the passages do not contain the answer, say that you do not "
+    "know rather than guessing.\n\n"
+    "Passages:\n{passages}"
+)
+PASSAGE_TEMPLATE = PromptTemplate("[{number}] {title}\n{text}")
+NO_PASSAGES = "(no passage matched the question)"
+
+CONDENSE_TEMPLATE = PromptTemplate(
+    "Rewrite the follow-up question as a standalone question that can be understood without the conversation. "
+    "Keep its language. Reply with the question only.\n\n"
+    "Conversation:\n{history}\n\n"
+    "Follow-up question: {question}\n\n"
+    "Standalone question:"
+)
+
+# What the chat format adds around each message, in tokens (role markers and separators).
+MESSAGE_OVERHEAD_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" | "assistant"
+    content: str
+
+
+def tokens(text: str) -> int:
+    return len(get_tokenizer()(text))
+
+
+def _truncate(text: str, budget: int) -> str:
+    """The longest prefix of text within `budget` tokens."""
+    if budget <= 0:
+        return ""
+    tokenizer = get_tokenizer()
+    encoded = tokenizer(text)
+    if len(encoded) <= budget:
+        return text
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base").decode(encoded[:budget])
+
+
+def answer_messages(
+    *,
+    system_prompt: str | None,
+    passages: Sequence[SearchHit],
+    history: Sequence[Turn],
+    question: str,
+    context_window: int,
+    answer_tokens: int,
+) -> tuple[list[ChatMessage], list[SearchHit]]:
+    """The messages for the answer and the passages they carry (numbered 1..n in that order).
+
+    Everything is fitted into context_window minus answer_tokens: the oldest history goes first, then the weakest
+    passages (they come best first), and a lone passage or question too long for the window is cut short. A long
+    document can therefore never make a chat fail.
+    """
+    system = system_prompt or DEFAULT_SYSTEM_PROMPT
+    budget = context_window - answer_tokens - MESSAGE_OVERHEAD_TOKENS * 2
+    scaffold = tokens(ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages=""))
+    question = _truncate(question, max(budget // 4, 16))
+    budget -= scaffold + tokens(question)
+
+    kept_passages = list(passages)
+    passage_texts = [_passage(number, hit) for number, hit in enumerate(kept_passages, start=1)]
+    passage_cost = [tokens(text) for text in passage_texts]
+    history_cost = [tokens(turn.content) + MESSAGE_OVERHEAD_TOKENS for turn in history]
+    kept_history = list(history)
+    while kept_history and sum(history_cost) + sum(passage_cost) > budget:
+        kept_history.pop(0)
+        history_cost.pop(0)
+    while len(kept_passages) > 1 and sum(passage_cost) > budget:
+        kept_passages.pop()
+        passage_texts.pop()
+        passage_cost.pop()
+    if kept_passages and passage_cost[0] > budget:
+        passage_texts = [_truncate(passage_texts[0], budget)]
+
+    messages = [
+        ChatMessage(
+            role=MessageRole.SYSTEM,
+            content=ANSWER_SYSTEM_TEMPLATE.format(
+                system_prompt=system, passages="\n\n".join(passage_texts) or NO_PASSAGES
+            ),
+        )
+    ]
+    messages += [ChatMessage(role=MessageRole(turn.role), content=turn.content) for turn in kept_history]
+    messages.append(ChatMessage(role=MessageRole.USER, content=question))
+    return messages, kept_passages
+
+
+def _passage(number: int, hit: SearchHit) -> str:
+    return PASSAGE_TEMPLATE.format(number=number, title=hit.title, text=hit.text)
+
+
+def condense_messages(*, history: Sequence[Turn], question: str, context_window: int) -> list[ChatMessage]:
+    """The one message that asks the model for a standalone version of a follow-up question."""
+    budget = context_window // 2
+    lines = [f"{turn.role}: {turn.content}" for turn in history]
+    while len(lines) > 1 and tokens("\n".join(lines)) > budget:
+        lines.pop(0)
+    conversation = _truncate("\n".join(lines), budget)
+    prompt = CONDENSE_TEMPLATE.format(history=conversation, question=_truncate(question, budget // 2))
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]
