@@ -1,0 +1,150 @@
+"""POST /search (hybrid) against the bare SQL it runs, on a large synthetic collection.
+
+Fills a fresh embedded PostgreSQL with N synthetic chunks (default 100,000; 384-wide vectors from the fake
+OpenAI server's bag-of-words), then times, alternating per query: the whole request through Django's test client
+(middleware, validation, the query's embedding call, both searches, fusion, serialisation) and the two SQL
+statements of the search issued with psycopg directly (with the query's vector already known). Reports medians,
+p95 and the ratio; prints the EXPLAIN of the vector query.
+
+    python bench/search_latency.py --chunks 100000 --queries 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+
+from harness import django_setup, fake_openai
+
+WORDS = (
+    "library catalogue index search retrieval document archive record citation journal article abstract thesis "
+    "classification subject keyword author title query relevance ranking collection metadata digital print "
+    "reference loan circulation acquisition budget staff user patron reader scholar science medicine law history "
+    "music art engineering physics chemistry biology economics policy data network system computer online access"
+).split()
+
+
+def synthetic_text(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))) + "."
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    rng = random.Random(7)
+
+    with fake_openai(dimensions=384) as base_url:
+        django_setup(OPENAI_API_KEY="sk-bench", OPENAI_API_BASE=base_url, EMBEDDING_MODEL="bench-384")
+        from django.db import connection
+        from django.test import Client
+
+        from documents.selectors import chunk_vector_query
+        from documents.services.embeddings import embedding_provider
+        from documents.services.ingest import IngestRequest, documents_ingest
+        from documents.services.vector_index import embedding_index_deferred
+
+        started = time.monotonic()
+        with embedding_index_deferred(model="bench-384", incoming=args.chunks):
+            for start in range(0, args.chunks, 2000):
+                documents_ingest(
+                    requests=[
+                        IngestRequest(text=synthetic_text(rng), title=f"doc {start + i}")
+                        for i in range(min(2000, args.chunks - start))
+                    ]
+                )
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE documents_chunk")
+            cursor.execute("VACUUM ANALYZE documents_document")
+        print(f"{args.chunks} chunks stored and indexed in {time.monotonic() - started:.0f} s")
+
+        client = Client()
+        provider = embedding_provider()
+        queries = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8))) for _ in range(args.queries)]
+        vectors = provider.embed(queries)
+
+        vector_query = chunk_vector_query(query_vector=vectors[0], model="bench-384", k=20)
+        print("EXPLAIN of the vector query:\n" + vector_query.explain())
+        vector_sql, _ = vector_query.query.sql_with_params()
+
+        from documents import selectors
+
+        connection.ensure_connection()
+        raw = connection.connection
+
+        def bare_sql(query: str, vector) -> None:
+            # The statements /search runs: the vector query (its SQL, re-issued with this query's vector) and the
+            # BM25 keyword query, each with its parameters, straight through psycopg.
+            qs = chunk_vector_query(query_vector=vector, model="bench-384", k=20)
+            sql, params = qs.query.sql_with_params()
+            with raw.transaction():
+                raw.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                raw.execute(sql, params).fetchall()
+            terms = [
+                row[0]
+                for row in raw.execute(
+                    "SELECT DISTINCT lexeme FROM unnest(to_tsvector('english'::regconfig, %s))", [query]
+                ).fetchall()
+            ]
+            idfs = [1.0] * len(terms)
+            raw.execute(
+                selectors._BM25_SQL,
+                {
+                    "k1": 1.2,
+                    "b": 0.75,
+                    "avgdl": 60.0,
+                    "terms": terms,
+                    "idfs": idfs,
+                    "config": "english",
+                    "query": query,
+                    "vault_id": None,
+                    "filters": None,
+                    "k": 20,
+                },
+            ).fetchall()
+
+        def endpoint(query: str) -> None:
+            response = client.post("/search", {"query": query, "top_k": 5}, content_type="application/json")
+            assert response.status_code == 200, response.content
+
+        for query, vector in zip(queries[:10], vectors[:10], strict=True):  # warm caches on both sides
+            endpoint(query)
+            bare_sql(query, vector)
+        timings: dict[str, list[float]] = {"POST /search (hybrid)": [], "bare SQL (psycopg)": []}
+        for query, vector in zip(queries, vectors, strict=True):
+            t = time.perf_counter()
+            endpoint(query)
+            timings["POST /search (hybrid)"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            bare_sql(query, vector)
+            timings["bare SQL (psycopg)"].append((time.perf_counter() - t) * 1000)
+
+    print(f"\n## search latency, {args.chunks} chunks, {args.queries} queries (ms)")
+    for name, values in timings.items():
+        print(f"  {name:<24} median {statistics.median(values):7.2f}  p95 {percentile(values, 0.95):7.2f}")
+    ratio = statistics.median(timings["POST /search (hybrid)"]) / statistics.median(timings["bare SQL (psycopg)"])
+    print(f"  endpoint / bare SQL (median): {ratio:.2f}x")
+    print(
+        json.dumps(
+            {
+                "chunks": args.chunks,
+                "queries": args.queries,
+                "median_ms": {k: statistics.median(v) for k, v in timings.items()},
+                "p95_ms": {k: percentile(v, 0.95) for k, v in timings.items()},
+                "ratio": ratio,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
