@@ -6,6 +6,9 @@ from rest_framework import serializers
 
 from documents.serializers import CleanCharField
 
+# Session ids travel in URLs (/sessions/{id}): no slashes, no control characters.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
+
 
 class AgentInputSerializer(serializers.Serializer):
     name = CleanCharField(max_length=200)
@@ -32,14 +35,18 @@ class ChatConfigSerializer(serializers.Serializer):
 
 class ChatInputSerializer(serializers.Serializer):
     message = CleanCharField(max_length=32_000)
-    session_id = CleanCharField(required=False, allow_blank=True, max_length=200)
+    session_id = serializers.RegexField(
+        SESSION_ID_PATTERN,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=200,
+        error_messages={"invalid": "Use letters, digits and . _ : @ - only (at most 200)."},
+    )
     vault_id = serializers.UUIDField(required=False, allow_null=True)
     agent_id = serializers.UUIDField(required=False, allow_null=True)
     config = ChatConfigSerializer(required=False, allow_null=True)
-    stream = serializers.BooleanField(required=False, default=False)
-
-    def validate_session_id(self, value: str) -> str:
-        return value.strip()
+    stream = serializers.BooleanField(required=False, default=False, allow_null=True)
 
 
 class SourceOutputSerializer(serializers.Serializer):

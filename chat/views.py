@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from chat.services.answer import chat_answer, chat_answer_events, chat_turn_prep
 from chat.services.sessions import session_delete
 from documents.selectors import vault_get
 from documents.views import path_uuid
-from ragsite.errors import AgentNotFound
+from ragsite.errors import AgentNotFound, SessionNotFound
 
 
 class AgentListView(APIView):
@@ -63,7 +64,7 @@ class ChatView(APIView):
             top_k=config.get("top_k"),
             temperature=config.get("temperature"),
         )
-        if data["stream"]:
+        if data.get("stream"):
             response = StreamingHttpResponse(
                 server_sent_events(chat_answer_events(turn)), content_type="text/event-stream"
             )
@@ -80,8 +81,16 @@ def server_sent_events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 class SessionDetailView(APIView):
     def get(self, request: Request, session_id: str) -> Response:
-        return Response(serializers.SessionOutputSerializer(selectors.session_get(session_id=session_id)).data)
+        session = selectors.session_get(session_id=_session_id(session_id))
+        return Response(serializers.SessionOutputSerializer(session).data)
 
     def delete(self, request: Request, session_id: str) -> Response:
-        session_delete(session_id=session_id)
+        session_delete(session_id=_session_id(session_id))
         return Response({"session_id": session_id, "status": "deleted"})
+
+
+def _session_id(value: str) -> str:
+    """An id from the URL; one no session could have (a NUL, say) names no session: 404, not a database error."""
+    if not re.fullmatch(serializers.SESSION_ID_PATTERN, value):
+        raise SessionNotFound(detail="no session with this id")
+    return value

@@ -112,10 +112,14 @@ def vector_scan_configure(*, k: int, filtered: bool) -> None:
     with connection.cursor() as cursor:
         if pgvector_has_iterative_scan():
             cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            if filtered:  # a selective filter may need more than the default 20,000 tuples to find k rows
+                cursor.execute("SET LOCAL hnsw.max_scan_tuples = 200000")
         if filtered:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(100, 4 * k))])
 
 
+# Words of a query that count: a pasted page is searched by its first distinct words, not by thousands.
+MAX_QUERY_TERMS = 64
 # BM25's usual constants: term-frequency saturation and document-length normalisation.
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -150,11 +154,14 @@ def chunk_keyword_search(
     PostgreSQL's own ts_rank knows nothing of how rare a word is, so "library" would weigh as much as "Dewey";
     BM25's inverse document frequency is what makes keyword retrieval worth fusing with vectors.
     """
-    terms = _query_lexemes(query)
+    if all(word.startswith("-") for word in query.split()):
+        return []  # only exclusions: "everything but…" is no keyword search, and would score every chunk
+    terms = _query_lexemes(query)[:MAX_QUERY_TERMS]
     if not terms:
         return []
     total, average_length = _collection_stats()
-    idfs = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in _document_frequencies(terms)]
+    # max(): statistics cached in this process may predate the documents that now match.
+    idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in _document_frequencies(terms)]
     with connection.cursor() as cursor:
         cursor.execute(
             _BM25_SQL,
@@ -182,7 +189,7 @@ def chunk_keyword_search(
     for pk, score in scored:
         chunk = chunks.get(pk)
         if chunk is not None:  # deleted between the two queries
-            chunk.rank = min(1.0, float(score) / best_possible)
+            chunk.rank = min(1.0, max(0.0, float(score) / best_possible))
             ranked.append(chunk)
     return ranked
 
@@ -197,42 +204,58 @@ def _query_lexemes(query: str) -> list[str]:
 
 
 # Collection statistics move slowly; recounting them for every query would cost more than the search itself.
+# Writes in this process forget them (search_statistics_forget); other processes refresh within the TTL.
 _STATS_TTL = 300.0
+_STATS_MAX_ENTRIES = 10_000
 _stats_cache: dict[str, tuple[float, Any]] = {}
 _stats_lock = threading.Lock()
 
 
-def _cached(key: str, compute: Any) -> Any:
-    now = time.monotonic()
+def search_statistics_forget() -> None:
+    """Drop the cached BM25 statistics (after documents were added or removed)."""
+    with _stats_lock:
+        _stats_cache.clear()
+
+
+def _cache_get(key: str) -> Any:
     with _stats_lock:
         hit = _stats_cache.get(key)
-        if hit is not None and now - hit[0] < _STATS_TTL:
-            return hit[1]
-    value = compute()
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < _STATS_TTL else None
+
+
+def _cache_put(key: str, value: Any) -> None:
     with _stats_lock:
-        _stats_cache[key] = (now, value)
-    return value
+        if len(_stats_cache) >= _STATS_MAX_ENTRIES:  # bounded: every new word searched adds an entry
+            _stats_cache.clear()
+        _stats_cache[key] = (time.monotonic(), value)
 
 
 def _collection_stats() -> tuple[int, float]:
-    def compute() -> tuple[int, float]:
+    cached = _cache_get("collection")
+    if cached is None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*), coalesce(avg(token_count), 1) FROM documents_chunk")
             total, average = cursor.fetchone()
-        return int(total), float(average)
-
-    return _cached("collection", compute)
+        cached = (int(total), float(average))
+        _cache_put("collection", cached)
+    return cached
 
 
 def _document_frequencies(terms: list[str]) -> list[int]:
-    def count(term: str) -> int:
+    """How many chunks contain each term: cached ones from memory, the others in one query."""
+    known = {term: _cache_get(f"df:{term}") for term in terms}
+    missing = [term for term, df in known.items() if df is None]
+    if missing:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM documents_chunk WHERE search_vector @@ %s::tsquery", [_lexeme_query(term)]
+                "SELECT term, (SELECT count(*) FROM documents_chunk WHERE search_vector @@ query) "
+                "FROM unnest(%s::text[], %s::tsquery[]) AS t(term, query)",
+                [missing, [_lexeme_query(term) for term in missing]],
             )
-            return int(cursor.fetchone()[0])
-
-    return [_cached(f"df:{term}", lambda term=term: count(term)) for term in terms]
+            for term, df in cursor.fetchall():
+                known[term] = int(df)
+                _cache_put(f"df:{term}", int(df))
+    return [known[term] for term in terms]
 
 
 def _lexeme_query(term: str) -> str:

@@ -24,7 +24,10 @@ class CleanCharField(serializers.CharField):
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
     def to_internal_value(self, data: Any) -> str:
-        return super().to_internal_value(text_clean(data) if isinstance(data, str) else data)
+        value = super().to_internal_value(text_clean(data) if isinstance(data, str) else data)
+        if not self.allow_blank and not value.strip():
+            self.fail("blank")  # "\x00\x00" passed DRF's blank check and only became blank here
+        return value
 
 
 def metadata_clean(value: Any, depth: int = 0) -> Any:

@@ -86,6 +86,11 @@ CHAT_MODEL = read.string("CHAT_MODEL", default="gpt-4.1-mini") if OPENAI_API_KEY
 CHAT_CONTEXT_WINDOW = read.integer("CHAT_CONTEXT_WINDOW", default=128000, minimum=1024, maximum=10_000_000)
 # Tokens kept free in the window for the answer.
 CHAT_MAX_ANSWER_TOKENS = read.integer("CHAT_MAX_ANSWER_TOKENS", default=1024, minimum=16, maximum=100_000)
+if CHAT_MAX_ANSWER_TOKENS > CHAT_CONTEXT_WINDOW // 2:
+    raise ConfigError(
+        f"CHAT_MAX_ANSWER_TOKENS={CHAT_MAX_ANSWER_TOKENS} must be at most half of CHAT_CONTEXT_WINDOW="
+        f"{CHAT_CONTEXT_WINDOW}: the rest holds the question, the history and the passages"
+    )
 
 # --- Retrieval and chat --------------------------------------------------------------------------------------------
 MAX_HISTORY_MESSAGES = read.integer("MAX_HISTORY_MESSAGES", default=10, minimum=0, maximum=1000)

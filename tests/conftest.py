@@ -85,6 +85,6 @@ def openai_settings(settings, fake_openai: FakeOpenAI):
 @pytest.fixture(autouse=True)
 def _fresh_search_statistics():
     # BM25's collection statistics are cached per process; each test has its own documents.
-    from documents import selectors
+    from documents.selectors import search_statistics_forget
 
-    selectors._stats_cache.clear()
+    search_statistics_forget()

@@ -20,15 +20,17 @@ from django.utils import timezone
 from chat.models import Agent, Message, Session
 from chat.selectors import agent_get, session_turns
 from chat.services.llm import ChatModel, chat_model
-from chat.services.prompts import answer_messages, condense_messages
+from chat.services.prompts import answer_messages, condense_messages, truncate_tokens
 from documents.selectors import vault_get
+from documents.services.parsing import text_clean
 from documents.services.search import SearchHit, chunks_search
-from ragsite.errors import ValidationFailed
+from ragsite.errors import ValidationFailed, exception_to_error
 
 logger = logging.getLogger(__name__)
 
 EXTRACTIVE_PREAMBLE = "No language model is configured, so here are the most relevant excerpts from your documents:"
 NOTHING_FOUND = "No passage of your documents matches this question."
+RETRIEVAL_QUERY_TOKENS = 512
 
 
 @dataclass
@@ -79,6 +81,10 @@ def chat_turn_prepare(
     elif vault_id is not None:
         vault_get(vault_id=vault_id)
     session_id = session_id or uuid.uuid4().hex
+    session_agent = Session.objects.filter(pk=session_id).values_list("agent_id", flat=True).first()
+    if session_agent is not None and (agent is None or agent.pk != session_agent):
+        # Its history comes from another agent's vault; continuing it elsewhere would leak that conversation.
+        raise ValidationFailed(detail={"agent_id": ["This session belongs to another agent; start a new session."]})
     history = session_turns(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
     model = chat_model()
 
@@ -86,9 +92,17 @@ def chat_turn_prepare(
     if history and model is not None:
         # A follow-up ("and in 2024?") retrieves nothing on its own: search with a standalone rewrite of it.
         rewritten = model.complete(
-            condense_messages(history=history, question=message, context_window=model.context_window), temperature=0
+            condense_messages(
+                history=history,
+                question=message,
+                context_window=model.context_window,
+                answer_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
+            ),
+            temperature=0,
         ).strip()
         query = rewritten or message
+    # A pasted page is a fine question but a poor search query, and embedding models take a few thousand tokens.
+    query = truncate_tokens(query, RETRIEVAL_QUERY_TOKENS)
     passages = chunks_search(query=query, top_k=top_k or settings.TOP_K_DEFAULT, mode="hybrid", vault_id=vault_id)
 
     turn = ChatTurn(
@@ -117,7 +131,8 @@ def chat_answer(turn: ChatTurn) -> ChatResult:
     if turn.model is None:
         answer = extractive_answer(turn.passages)
     else:
-        answer = citations.feed(turn.model.complete(turn.messages, temperature=turn.temperature)) + citations.flush()
+        generated = text_clean(turn.model.complete(turn.messages, temperature=turn.temperature))
+        answer = citations.feed(generated) + citations.flush()
     sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
     message_id = exchange_save(turn=turn, answer=answer, sources=sources)
     return ChatResult(turn.session_id, message_id, answer, sources, turn.mode)
@@ -129,8 +144,6 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
     A provider failure midway ends the stream with an error event and saves nothing. A client that disconnects
     closes this generator (GeneratorExit), which likewise saves nothing.
     """
-    from ragsite.errors import ServiceError
-
     citations = Citations(turn.passages)
     parts: list[str] = []
     try:
@@ -139,7 +152,7 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
         else:
             pieces = turn.model.stream(turn.messages, temperature=turn.temperature)
         for piece in pieces:
-            text = citations.feed(piece) if turn.model is not None else piece
+            text = citations.feed(text_clean(piece)) if turn.model is not None else piece
             if text:
                 parts.append(text)
                 yield {"type": "token", "content": text}
@@ -147,12 +160,13 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
         if tail:
             parts.append(tail)
             yield {"type": "token", "content": tail}
-    except ServiceError as error:
+        sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
+        yield {"type": "sources", "sources": sources}
+        message_id = exchange_save(turn=turn, answer="".join(parts), sources=sources)
+    except Exception as exc:  # headers are sent: the only way left to say so is an error event
+        error = exception_to_error(exc)
         yield {"type": "error", "code": error.code, "error": error.message}
         return
-    sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
-    yield {"type": "sources", "sources": sources}
-    message_id = exchange_save(turn=turn, answer="".join(parts), sources=sources)
     yield {"type": "done", "session_id": turn.session_id, "message_id": message_id}
 
 
@@ -173,9 +187,10 @@ def source_of(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-# A marker still being streamed: "[", "[1", "[1, 2"…
-_OPEN_MARKER = re.compile(r"\[[\d,\s]{0,12}$")
+# "[2]", "[1, 3]"; not "array[0]" (a word character right before it), so code in answers survives.
+_MARKER = re.compile(r"(?<!\w)\[(\d{1,3}(?:\s*,\s*\d{1,3}){0,15})\]")
+# A marker still being streamed ("[", "[1", "[1, 2"…): held back until it closes, whatever its length.
+_OPEN_MARKER = re.compile(r"(?<!\w)\[[\d,\s]{0,80}$")
 
 
 class Citations:
@@ -211,9 +226,8 @@ class Citations:
         return "".join(f"[{self.order.index(number) + 1}]" for number in dict.fromkeys(valid))
 
     def sources(self) -> list[dict[str, Any]]:
-        """The cited passages in citation order; all passages when the answer cites none."""
-        numbers = self.order or list(range(1, len(self.passages) + 1))
-        return [source_of(self.passages[number - 1]) for number in numbers]
+        """The cited passages, in the order of the answer's (renumbered) markers; none when it cites none."""
+        return [source_of(self.passages[number - 1]) for number in self.order]
 
 
 def exchange_save(*, turn: ChatTurn, answer: str, sources: list[dict[str, Any]]) -> int:
@@ -226,7 +240,9 @@ def exchange_save(*, turn: ChatTurn, answer: str, sources: list[dict[str, Any]])
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO chat_session (id, agent_id, created_at, last_active_at) VALUES (%s, %s, %s, %s) "
+                # The agent by subquery: one deleted during a long generation becomes NULL, not a failed save.
+                "INSERT INTO chat_session (id, agent_id, created_at, last_active_at) "
+                "VALUES (%s, (SELECT id FROM chat_agent WHERE id = %s), %s, %s) "
                 "ON CONFLICT (id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at",
                 [turn.session_id, turn.agent.pk if turn.agent else None, now, now],
             )

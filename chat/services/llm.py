@@ -62,9 +62,11 @@ class _provider_errors:
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
         if exc is None or isinstance(exc, GeneratorExit):
             return False
+        import httpx
         import openai
 
-        if isinstance(exc, openai.APITimeoutError):
+        # A read timeout in the middle of a stream reaches us from httpx, not wrapped by the SDK.
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
             logger.warning("event=llm_timeout model=%s", self.model)
             raise UpstreamTimeout(detail="the language model did not answer in time") from None
         if isinstance(exc, openai.APIStatusError):
@@ -74,7 +76,7 @@ class _provider_errors:
             logger.warning("event=llm_failed model=%s reason=connection", self.model)
             raise LLMFailed(detail="the language model provider cannot be reached") from None
         if isinstance(exc, Exception):
-            logger.warning("event=llm_failed model=%s reason=%s", self.model, type(exc).__name__)
+            logger.exception("event=llm_failed model=%s reason=%s", self.model, type(exc).__name__)
             raise LLMFailed(detail="the language model provider sent an invalid response") from None
         return False
 

@@ -33,6 +33,9 @@ CONDENSE_TEMPLATE = PromptTemplate(
 
 # What the chat format adds around each message, in tokens (role markers and separators).
 MESSAGE_OVERHEAD_TOKENS = 8
+# Tokens are counted with cl100k; the served model may tokenize differently (local models often do), so a tenth
+# of the window stays unused.
+WINDOW_SPARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def tokens(text: str) -> int:
     return len(get_tokenizer()(text))
 
 
-def _truncate(text: str, budget: int) -> str:
+def truncate_tokens(text: str, budget: int) -> str:
     """The longest prefix of text within `budget` tokens."""
     if budget <= 0:
         return ""
@@ -69,15 +72,15 @@ def answer_messages(
 ) -> tuple[list[ChatMessage], list[SearchHit]]:
     """The messages for the answer and the passages they carry (numbered 1..n in that order).
 
-    Everything is fitted into context_window minus answer_tokens: the oldest history goes first, then the weakest
-    passages (they come best first), and a lone passage or question too long for the window is cut short. A long
-    document can therefore never make a chat fail.
+    Everything is fitted into the window less answer_tokens and a tenth to spare: the oldest history goes first,
+    then the weakest passages (they come best first); a lone passage, the system prompt or the question too long
+    for the window is cut short. A long document can therefore never make a chat fail.
     """
-    system = system_prompt or DEFAULT_SYSTEM_PROMPT
-    budget = context_window - answer_tokens - MESSAGE_OVERHEAD_TOKENS * 2
-    scaffold = tokens(ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages=""))
-    question = _truncate(question, max(budget // 4, 16))
-    budget -= scaffold + tokens(question)
+    budget = _budget(context_window, answer_tokens) - MESSAGE_OVERHEAD_TOKENS * 2
+    # An agent's prompt or a pasted question may be long; each keeps at most a quarter of the budget.
+    system = truncate_tokens(system_prompt or DEFAULT_SYSTEM_PROMPT, budget // 4)
+    question = truncate_tokens(question, budget // 4)
+    budget -= tokens(ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="")) + tokens(question)
 
     kept_passages = list(passages)
     passage_texts = [_passage(number, hit) for number, hit in enumerate(kept_passages, start=1)]
@@ -92,7 +95,9 @@ def answer_messages(
         passage_texts.pop()
         passage_cost.pop()
     if kept_passages and passage_cost[0] > budget:
-        passage_texts = [_truncate(passage_texts[0], budget)]
+        passage_texts = [truncate_tokens(passage_texts[0], budget)] if budget > 32 else []
+        if not passage_texts:  # no room at all: the model sees no passage, so none may be cited
+            kept_passages = []
 
     messages = [
         ChatMessage(
@@ -111,12 +116,20 @@ def _passage(number: int, hit: SearchHit) -> str:
     return PASSAGE_TEMPLATE.format(number=number, title=hit.title, text=hit.text)
 
 
-def condense_messages(*, history: Sequence[Turn], question: str, context_window: int) -> list[ChatMessage]:
+def _budget(context_window: int, answer_tokens: int) -> int:
+    return int(context_window * (1 - WINDOW_SPARE)) - answer_tokens
+
+
+def condense_messages(
+    *, history: Sequence[Turn], question: str, context_window: int, answer_tokens: int
+) -> list[ChatMessage]:
     """The one message that asks the model for a standalone version of a follow-up question."""
-    budget = context_window // 2
+    budget = _budget(context_window, answer_tokens) - tokens(CONDENSE_TEMPLATE.format(history="", question=""))
+    question = truncate_tokens(question, budget // 3)
+    budget -= tokens(question)
     lines = [f"{turn.role}: {turn.content}" for turn in history]
     while len(lines) > 1 and tokens("\n".join(lines)) > budget:
         lines.pop(0)
-    conversation = _truncate("\n".join(lines), budget)
-    prompt = CONDENSE_TEMPLATE.format(history=conversation, question=_truncate(question, budget // 2))
+    conversation = truncate_tokens("\n".join(lines), budget)
+    prompt = CONDENSE_TEMPLATE.format(history=conversation, question=question)
     return [ChatMessage(role=MessageRole.USER, content=prompt)]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from documents.models import Document
+from documents.selectors import search_statistics_forget
 from documents.services.chunking import text_chunk
 from documents.services.embeddings import EmbeddingProvider, embedding_provider
 from documents.services.ingest import chunks_store, embedding_input
@@ -24,6 +25,7 @@ def document_delete(*, document_id: uuid.UUID) -> None:
     deleted, _ = Document.objects.filter(pk=document_id).delete()
     if not deleted:
         raise DocumentNotFound(detail=f"no document with id {document_id}")
+    search_statistics_forget()
     logger.info("event=document_deleted document_id=%s", document_id)
 
 
@@ -31,6 +33,7 @@ def documents_delete(*, document_ids: Iterable[uuid.UUID]) -> int:
     """Delete several documents with their chunks in one statement; returns how many existed."""
     # DO_NOTHING in the model, so Django issues one DELETE and its count is the documents' alone.
     deleted, _ = Document.objects.filter(pk__in=list(document_ids)).delete()
+    search_statistics_forget()
     logger.info("event=documents_deleted count=%s", deleted)
     return deleted
 

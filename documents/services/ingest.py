@@ -24,6 +24,7 @@ from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 
 from documents.models import Chunk, Document, Vault
+from documents.selectors import search_statistics_forget
 from documents.services.chunking import TextChunk, text_chunk
 from documents.services.embeddings import EmbeddingProvider, Vector, embedding_provider
 from documents.services.parsing import text_clean
@@ -184,6 +185,7 @@ def documents_store(batch: IngestBatch) -> list[IngestResult | ServiceError]:
             except ServiceError as error:
                 batch.outcomes[plan.index] = error
         batch.pending = []
+        search_statistics_forget()
     return [outcome for outcome in batch.outcomes if outcome is not None]
 
 

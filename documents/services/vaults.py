@@ -7,6 +7,7 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from documents.models import Vault
+from documents.selectors import search_statistics_forget
 from ragsite.errors import VaultExists, VaultNotFound
 
 
@@ -35,3 +36,4 @@ def vault_delete(*, vault_id: uuid.UUID) -> None:
     deleted, _ = Vault.objects.filter(pk=vault_id).delete()
     if not deleted:
         raise VaultNotFound(detail=f"no vault with id {vault_id}")
+    search_statistics_forget()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -262,8 +263,6 @@ def test_bad_chat_input_is_422(api_client, openai_settings, payload, field):
 
 
 def test_unknown_agent_or_vault_is_404(api_client, openai_settings):
-    import uuid
-
     assert_envelope(chat(api_client, message="hi", agent_id=str(uuid.uuid4())), 404, "AGENT_NOT_FOUND")
     assert_envelope(chat(api_client, message="hi", vault_id=str(uuid.uuid4())), 404, "VAULT_NOT_FOUND")
 
@@ -292,3 +291,77 @@ def test_first_messages_to_one_new_session_at_the_same_moment_make_one_session(a
     assert statuses == [200, 200, 200]
     assert Session.objects.filter(pk="race").count() == 1
     assert Message.objects.filter(session_id="race").count() == 6
+
+
+def test_code_in_an_answer_is_not_taken_for_citations(api_client, handbook, fake_openai):
+    fake_openai.reply = lambda messages: "Use array[0] and x[12] as in [1]."
+    body = chat(api_client, message="leave days").json()
+    assert body["answer"] == "Use array[0] and x[12] as in [1]."
+
+
+def test_an_answer_that_cites_nothing_has_no_sources(api_client, handbook, fake_openai):
+    fake_openai.reply = lambda messages: "I do not know."
+    body = chat(api_client, message="leave days").json()
+    assert (body["answer"], body["sources"]) == ("I do not know.", [])
+
+
+def test_a_long_marker_split_across_stream_pieces_is_still_checked():
+    from chat.services.answer import Citations
+    from documents.services.search import SearchHit
+
+    hits = [SearchHit(i, uuid.uuid4(), f"t{i}", "", "text", "text", 0.5) for i in range(1, 6)]
+    citations = Citations(hits)
+    text = citations.feed("See [1] then [5, 4, 3, 2") + citations.feed(", 1, 99]") + citations.flush()
+    assert text == "See [1] then [2][3][4][5][1]"
+
+
+def test_a_session_cannot_move_to_another_agent(api_client, openai_settings):
+    vault = Vault.objects.create(name="Legal")
+    first = Agent.objects.create(name="A", vault=vault, system_prompt="p")
+    second = Agent.objects.create(name="B", vault=vault, system_prompt="p")
+    chat(api_client, message="hello", session_id="agents", agent_id=str(first.pk))
+
+    body = assert_envelope(
+        chat(api_client, message="again", session_id="agents", agent_id=str(second.pk)), 422, "VALIDATION_ERROR"
+    )
+    assert "agent_id" in body["detail"]
+    assert Message.objects.filter(session_id="agents").count() == 2
+
+
+@pytest.mark.parametrize("session_id", ["a/b", "with space", "x" * 201, "nul\x00"])
+def test_a_session_id_unfit_for_urls_is_422(api_client, openai_settings, session_id):
+    body = assert_envelope(chat(api_client, message="hi", session_id=session_id), 422, "VALIDATION_ERROR")
+    assert "session_id" in body["detail"]
+
+
+def test_null_optional_fields_are_accepted_as_absent(api_client, handbook):
+    response = chat(
+        api_client, message="leave?", session_id=None, vault_id=None, agent_id=None, config=None, stream=None
+    )
+    assert response.status_code == 200
+    assert len(response.json()["session_id"]) == 32
+
+
+def test_a_message_of_nul_bytes_is_blank(api_client, openai_settings):
+    response = api_client.post("/chat", data='{"message": "\\u0000\\u0000"}', content_type="application/json")
+    assert "message" in assert_envelope(response, 422, "VALIDATION_ERROR")["detail"]
+    assert not Session.objects.exists()
+
+
+def test_a_session_path_no_session_could_have_is_404(api_client, openai_settings):
+    assert_envelope(api_client.get("/sessions/nul%00byte"), 404, "SESSION_NOT_FOUND")
+
+
+def test_a_tiny_context_window_with_a_long_agent_prompt_still_fits(api_client, openai_settings, fake_openai, settings):
+    vault = Vault.objects.create(name="Tiny")
+    document_ingest(text="Leave rules. " * 500, title="Long", vault=vault)
+    agent = Agent.objects.create(name="Verbose", vault=vault, system_prompt="Be helpful. " * 2000)
+    settings.CHAT_CONTEXT_WINDOW = 1024
+    settings.CHAT_MAX_ANSWER_TOKENS = 256
+
+    assert chat(api_client, message="leave rules? " * 200, agent_id=str(agent.pk)).status_code == 200
+
+    from chat.services.prompts import tokens
+
+    sent = sum(tokens(m["content"]) + 8 for m in last_chat_body(fake_openai)["messages"])
+    assert sent + 256 <= 1024

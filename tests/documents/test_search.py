@@ -173,3 +173,23 @@ def test_keyword_ranking_weighs_rare_words_above_common_ones(api_client):
     results = search(api_client, query="library Dewey", mode="keyword").json()["results"]
 
     assert results[0]["title"] == "B"  # "Dewey" is rare, so it outweighs yet another "library"
+
+
+def test_keyword_scores_stay_in_0_1_when_statistics_predate_new_documents(api_client, animals):
+    from documents.selectors import chunk_keyword_search
+
+    assert chunk_keyword_search(query="comets", k=5) == []  # caches the collection statistics
+    for index in range(10):
+        document_ingest(text=f"comets and more comets {index}", title=f"C{index}")
+    hits = chunk_keyword_search(query="comets", k=20)
+    assert len(hits) == 10
+    assert all(0.0 <= hit.rank <= 1.0 for hit in hits)
+
+
+def test_a_query_of_exclusions_only_finds_nothing(api_client, animals):
+    assert search(api_client, query="-owls -foxes", mode="keyword").json()["results"] == []
+
+
+def test_a_query_of_nul_bytes_is_blank(api_client):
+    response = api_client.post("/search", data='{"query": "\\u0000"}', content_type="application/json")
+    assert "query" in assert_envelope(response, 422, "VALIDATION_ERROR")["detail"]
