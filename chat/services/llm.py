@@ -6,7 +6,6 @@ OpenAILike (not OpenAI) because LlamaIndex's OpenAI class refuses model names it
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,9 +15,8 @@ from django.conf import settings
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai_like import OpenAILike
 
-from ragsite.errors import LLMFailed, UpstreamTimeout
-
-logger = logging.getLogger(__name__)
+from ragsite.errors import LLMFailed
+from ragsite.providers import provider_errors
 
 
 class _OpenAICompatible(OpenAILike):
@@ -36,49 +34,21 @@ class ChatModel:
     context_window: int
     _llm: _OpenAICompatible
 
+    def _failures(self) -> provider_errors:
+        return provider_errors(kind="llm", subject="language model provider", model=self.name, failure=LLMFailed)
+
     def complete(self, messages: Sequence[ChatMessage], *, temperature: float) -> str:
         """The whole answer. Raises LLMFailed (502) or UpstreamTimeout (504)."""
-        with _provider_errors(self.name):
+        with self._failures():
             response = self._llm.chat(list(messages), temperature=temperature)
         return response.message.content or ""
 
     def stream(self, messages: Sequence[ChatMessage], *, temperature: float) -> Iterator[str]:
         """The answer piece by piece, as the server sends it. Raises as complete() does, possibly midway."""
-        with _provider_errors(self.name):
+        with self._failures():
             for chunk in self._llm.stream_chat(list(messages), temperature=temperature):
                 if chunk.delta:
                     yield chunk.delta
-
-
-class _provider_errors:
-    """Provider exceptions as the service's errors; nothing of the provider's message (or key) reaches clients."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
-        if exc is None or isinstance(exc, GeneratorExit):
-            return False
-        import httpx
-        import openai
-
-        # A read timeout in the middle of a stream reaches us from httpx, not wrapped by the SDK.
-        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-            logger.warning("event=llm_timeout model=%s", self.model)
-            raise UpstreamTimeout(detail="the language model did not answer in time") from None
-        if isinstance(exc, openai.APIStatusError):
-            logger.warning("event=llm_failed model=%s status=%s", self.model, exc.status_code)
-            raise LLMFailed(detail=f"the language model provider answered HTTP {exc.status_code}") from None
-        if isinstance(exc, openai.APIConnectionError):
-            logger.warning("event=llm_failed model=%s reason=connection", self.model)
-            raise LLMFailed(detail="the language model provider cannot be reached") from None
-        if isinstance(exc, Exception):
-            logger.exception("event=llm_failed model=%s reason=%s", self.model, type(exc).__name__)
-            raise LLMFailed(detail="the language model provider sent an invalid response") from None
-        return False
 
 
 _models: dict[tuple[Any, ...], ChatModel] = {}

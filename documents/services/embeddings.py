@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
-from ragsite.errors import EmbeddingFailed, UpstreamTimeout
+from ragsite.errors import EmbeddingFailed
+from ragsite.providers import provider_errors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,26 +75,14 @@ class OpenAIEmbeddings:
         return [vector for batch in results for vector in batch]
 
     def _embed_batch(self, batch: list[str]) -> list[np.ndarray]:
-        import openai
-
         started = time.monotonic()
-        try:
-            with self._in_flight:
-                # Asking for base64 explicitly makes the SDK hand the strings over undecoded; numpy turns them into
-                # float32 arrays directly instead of the SDK building a Python float per dimension.
-                response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="base64")
-        except openai.APITimeoutError:
-            logger.warning("event=embedding_timeout model=%s inputs=%s", self.model, len(batch))
-            raise UpstreamTimeout(detail="the embedding provider did not answer in time") from None
-        except openai.APIStatusError as exc:
-            logger.warning("event=embedding_failed model=%s status=%s", self.model, exc.status_code)
-            raise EmbeddingFailed(detail=f"the embedding provider answered HTTP {exc.status_code}") from None
-        except openai.APIConnectionError:
-            logger.warning("event=embedding_failed model=%s reason=connection", self.model)
-            raise EmbeddingFailed(detail="the embedding provider cannot be reached") from None
-        except Exception as exc:  # a body that is not the OpenAI shape (a proxy's HTML page, truncated JSON)
-            logger.warning("event=embedding_failed model=%s reason=%s", self.model, type(exc).__name__)
-            raise EmbeddingFailed(detail="the embedding provider sent an invalid response") from None
+        failures = provider_errors(
+            kind="embedding", subject="embedding provider", model=self.model, failure=EmbeddingFailed
+        )
+        with self._in_flight, failures:
+            # Asking for base64 explicitly makes the SDK hand the strings over undecoded; numpy turns them into
+            # float32 arrays directly instead of the SDK building a Python float per dimension.
+            response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="base64")
         vectors = _vectors_checked(response, expected=len(batch))
         logger.debug(
             "event=embedding_batch model=%s inputs=%s ms=%.1f",

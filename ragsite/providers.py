@@ -1,0 +1,47 @@
+"""Model-provider failures as the service's errors, the same way for embeddings and chat."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ragsite.errors import ServiceError, UpstreamTimeout
+
+logger = logging.getLogger(__name__)
+
+
+class provider_errors:
+    """A context manager turning OpenAI SDK (and httpx) exceptions into UpstreamTimeout (504) or `failure` (502).
+
+    Details name the status or the kind of failure only: a provider's own message can echo the request, a key or
+    an internal address, so it goes to no client and no log.
+    """
+
+    def __init__(self, *, kind: str, subject: str, model: str, failure: type[ServiceError]) -> None:
+        self.kind, self.subject, self.model, self.failure = kind, subject, model, failure
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False  # GeneratorExit and the like pass through untouched
+        import httpx
+        import openai
+
+        # A read timeout in the middle of a stream reaches us from httpx, not wrapped by the SDK.
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+            logger.warning("event=%s_timeout model=%s", self.kind, self.model)
+            raise UpstreamTimeout(detail=f"the {self.subject} did not answer in time") from None
+        if isinstance(exc, openai.APIStatusError):
+            logger.warning("event=%s_failed model=%s status=%s", self.kind, self.model, exc.status_code)
+            raise self.failure(detail=f"the {self.subject} answered HTTP {exc.status_code}") from None
+        if isinstance(exc, openai.APIConnectionError):
+            logger.warning("event=%s_failed model=%s reason=connection", self.kind, self.model)
+            raise self.failure(detail=f"the {self.subject} cannot be reached") from None
+        if isinstance(exc, ServiceError):
+            return False
+        # A body that is not the OpenAI shape (a proxy's HTML page, truncated JSON), or a bug of ours: the
+        # traceback goes to the log.
+        logger.exception("event=%s_failed model=%s reason=%s", self.kind, self.model, type(exc).__name__)
+        raise self.failure(detail=f"the {self.subject} sent an invalid response") from None
