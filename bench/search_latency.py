@@ -27,8 +27,14 @@ WORDS = (
 ).split()
 
 
-def synthetic_text(rng: random.Random) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 80))) + "."
+# A Zipf-distributed vocabulary, as in real text: a few words everywhere, most words rare.
+VOCABULARY = WORDS + [f"term{index}" for index in range(20_000)]
+ZIPF_WEIGHTS = [1.0 / (rank + 1) for rank in range(len(VOCABULARY))]
+
+
+def synthetic_text(rng: random.Random, words: int | None = None) -> str:
+    count = words or rng.randint(30, 80)
+    return " ".join(rng.choices(VOCABULARY, weights=ZIPF_WEIGHTS, k=count)) + "."
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -69,7 +75,7 @@ def main() -> None:
 
         client = Client()
         provider = embedding_provider()
-        queries = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8))) for _ in range(args.queries)]
+        queries = [synthetic_text(rng, rng.randint(3, 8)) for _ in range(args.queries)]
         vectors = provider.embed(queries)
 
         vector_query = chunk_vector_query(query_vector=vectors[0], model="bench-384", k=20)

@@ -137,6 +137,7 @@ CROSS JOIN LATERAL unnest(c.search_vector) AS u(lexeme, positions, weights)
 JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS t(term, idf) ON t.term = u.lexeme
 WHERE c.search_vector @@ regexp_replace(
         (websearch_to_tsquery(%(config)s::regconfig, %(query)s))::text, ' & (?!!)', ' | ', 'g')::tsquery
+    AND c.search_vector @@ %(candidates)s::tsquery
     AND (%(vault_id)s::uuid IS NULL OR d.vault_id = %(vault_id)s::uuid)
     AND (%(filters)s::jsonb IS NULL OR d.metadata @> %(filters)s::jsonb)
 GROUP BY c.id
@@ -160,8 +161,9 @@ def chunk_keyword_search(
     if not terms:
         return []
     total, average_length = _collection_stats()
+    frequencies = _document_frequencies(terms)
     # max(): statistics cached in this process may predate the documents that now match.
-    idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in _document_frequencies(terms)]
+    idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in frequencies]
     with connection.cursor() as cursor:
         cursor.execute(
             _BM25_SQL,
@@ -173,6 +175,7 @@ def chunk_keyword_search(
                 "idfs": idfs,
                 "config": TEXT_SEARCH_CONFIG,
                 "query": query,
+                "candidates": _candidate_query(terms, frequencies),
                 "vault_id": vault_id,
                 "filters": Jsonb(filters) if filters else None,
                 "k": k,
@@ -192,6 +195,23 @@ def chunk_keyword_search(
             chunk.rank = min(1.0, max(0.0, float(score) / best_possible))
             ranked.append(chunk)
     return ranked
+
+
+# BM25 scores every candidate row in SQL, so candidates are bounded: chunks containing the query's rarer words, taken
+# rarest first while their document frequencies add up to at most this many. A chunk holding only very common
+# words of the query scores too low to rank anyway (its IDFs are near zero).
+CANDIDATE_BUDGET = 5000
+
+
+def _candidate_query(terms: list[str], frequencies: list[int]) -> str:
+    chosen: list[str] = []
+    covered = 0
+    for df, term in sorted(zip(frequencies, terms, strict=True)):
+        if chosen and covered + df > CANDIDATE_BUDGET:
+            break
+        chosen.append(term)
+        covered += df
+    return " | ".join(_lexeme_query(term) for term in chosen)
 
 
 def _query_lexemes(query: str) -> list[str]:

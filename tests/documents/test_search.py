@@ -193,3 +193,17 @@ def test_a_query_of_exclusions_only_finds_nothing(api_client, animals):
 def test_a_query_of_nul_bytes_is_blank(api_client):
     response = api_client.post("/search", data='{"query": "\\u0000"}', content_type="application/json")
     assert "query" in assert_envelope(response, 422, "VALIDATION_ERROR")["detail"]
+
+
+def test_keyword_candidates_are_bounded_by_the_rarest_words(api_client, monkeypatch):
+    from documents import selectors
+
+    for index in range(30):
+        document_ingest(text=f"library news item {index}", title=f"N{index}")
+    rare = document_ingest(text="the Dewey decimal library system", title="Dewey").document_id
+    monkeypatch.setattr(selectors, "CANDIDATE_BUDGET", 5)
+
+    hits = selectors.chunk_keyword_search(query="library Dewey", k=10)
+
+    # Only the chunk with the rare word is scored: the thirty "library" chunks would rank below it anyway.
+    assert [hit.document_id for hit in hits] == [rare]
