@@ -88,35 +88,16 @@ def main() -> None:
         raw = connection.connection
 
         def bare_sql(query: str, vector) -> None:
-            # The statements /search runs: the vector query (its SQL, re-issued with this query's vector) and the
-            # BM25 keyword query, each with its parameters, straight through psycopg.
+            # The statements /search runs: the vector query and the BM25 keyword query, with their parameters
+            # (the keyword statistics come from the same cache the endpoint uses), straight through psycopg.
             qs = chunk_vector_query(query_vector=vector, model="bench-384", k=20)
             sql, params = qs.query.sql_with_params()
             with raw.transaction():
                 raw.execute("SET LOCAL hnsw.iterative_scan = strict_order")
                 raw.execute(sql, params).fetchall()
-            terms = [
-                row[0]
-                for row in raw.execute(
-                    "SELECT DISTINCT lexeme FROM unnest(to_tsvector('english'::regconfig, %s))", [query]
-                ).fetchall()
-            ]
-            idfs = [1.0] * len(terms)
-            raw.execute(
-                selectors._BM25_SQL,
-                {
-                    "k1": 1.2,
-                    "b": 0.75,
-                    "avgdl": 60.0,
-                    "terms": terms,
-                    "idfs": idfs,
-                    "config": "english",
-                    "query": query,
-                    "vault_id": None,
-                    "filters": None,
-                    "k": 20,
-                },
-            ).fetchall()
+            statement = selectors.keyword_statement(query=query, k=20)
+            if statement is not None:
+                raw.execute(*statement).fetchall()
 
         def endpoint(query: str) -> None:
             response = client.post("/search", {"query": query, "top_k": 5}, content_type="application/json")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
@@ -155,34 +156,14 @@ def chunk_keyword_search(
     PostgreSQL's own ts_rank knows nothing of how rare a word is, so "library" would weigh as much as "Dewey";
     BM25's inverse document frequency is what makes keyword retrieval worth fusing with vectors.
     """
-    if all(word.startswith("-") for word in query.split()):
-        return []  # only exclusions: "everything but…" is no keyword search, and would score every chunk
-    terms = _query_lexemes(query)[:MAX_QUERY_TERMS]
-    if not terms:
+    statement = keyword_statement(query=query, k=k, vault_id=vault_id, filters=filters)
+    if statement is None:
         return []
-    total, average_length = _collection_stats()
-    frequencies = _document_frequencies(terms)
-    # max(): statistics cached in this process may predate the documents that now match.
-    idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in frequencies]
+    sql, params = statement
     with connection.cursor() as cursor:
-        cursor.execute(
-            _BM25_SQL,
-            {
-                "k1": BM25_K1,
-                "b": BM25_B,
-                "avgdl": max(average_length, 1.0),
-                "terms": terms,
-                "idfs": idfs,
-                "config": TEXT_SEARCH_CONFIG,
-                "query": query,
-                "candidates": _candidate_query(terms, frequencies),
-                "vault_id": vault_id,
-                "filters": Jsonb(filters) if filters else None,
-                "k": k,
-            },
-        )
+        cursor.execute(sql, params)
         scored = cursor.fetchall()
-    best_possible = sum(idf * (BM25_K1 + 1) for idf in idfs) or 1.0
+    best_possible = sum(idf * (BM25_K1 + 1) for idf in params["idfs"]) or 1.0
     chunks = (
         Chunk.objects.select_related("document")
         .defer("embedding", "search_vector", "document__text", "document__metadata")
@@ -197,21 +178,49 @@ def chunk_keyword_search(
     return ranked
 
 
-# BM25 scores every candidate row in SQL, so candidates are bounded: chunks containing the query's rarer words, taken
-# rarest first while their document frequencies add up to at most this many. A chunk holding only very common
-# words of the query scores too low to rank anyway (its IDFs are near zero).
-CANDIDATE_BUDGET = 5000
-
-
 def _candidate_query(terms: list[str], frequencies: list[int]) -> str:
+    """BM25 scores every candidate row in SQL (about 15 µs each), so candidates are bounded: chunks containing the
+    query's rarer words, taken rarest first while their document frequencies add up to SEARCH_KEYWORD_CANDIDATES.
+    A chunk holding only the query's most common words would score too low to rank anyway (their IDF is small)."""
     chosen: list[str] = []
     covered = 0
     for df, term in sorted(zip(frequencies, terms, strict=True)):
-        if chosen and covered + df > CANDIDATE_BUDGET:
+        if chosen and covered + df > settings.SEARCH_KEYWORD_CANDIDATES:
             break
         chosen.append(term)
         covered += df
     return " | ".join(_lexeme_query(term) for term in chosen)
+
+
+def keyword_statement(
+    *, query: str, k: int, vault_id: uuid.UUID | None = None, filters: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The BM25 statement chunk_keyword_search runs and its parameters; None when the query has no word to match.
+
+    Side effects: reads (and caches) the collection statistics it needs.
+    """
+    if all(word.startswith("-") for word in query.split()):
+        return None  # only exclusions: "everything but…" is no keyword search, and would score every chunk
+    terms = _query_lexemes(query)[:MAX_QUERY_TERMS]
+    if not terms:
+        return None
+    total, average_length = _collection_stats()
+    frequencies = _document_frequencies(terms)
+    # max(): statistics cached in this process may predate the documents that now match.
+    idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in frequencies]
+    return _BM25_SQL, {
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "avgdl": max(average_length, 1.0),
+        "terms": terms,
+        "idfs": idfs,
+        "config": TEXT_SEARCH_CONFIG,
+        "query": query,
+        "candidates": _candidate_query(terms, frequencies),
+        "vault_id": vault_id,
+        "filters": Jsonb(filters) if filters else None,
+        "k": k,
+    }
 
 
 def _query_lexemes(query: str) -> list[str]:

@@ -100,6 +100,8 @@ DEFAULT_TEMPERATURE = read.number("DEFAULT_TEMPERATURE", default=0.3, minimum=0.
 SEARCH_RRF_K = read.integer("SEARCH_RRF_K", default=60, minimum=1, maximum=1000)
 SEARCH_VECTOR_WEIGHT = read.number("SEARCH_VECTOR_WEIGHT", default=1.0, minimum=0.0, maximum=10.0)
 SEARCH_KEYWORD_WEIGHT = read.number("SEARCH_KEYWORD_WEIGHT", default=1.0, minimum=0.0, maximum=10.0)
+# Keyword search scores at most about this many candidate chunks (those with the query's rarer words).
+SEARCH_KEYWORD_CANDIDATES = read.integer("SEARCH_KEYWORD_CANDIDATES", default=1000, minimum=10, maximum=1_000_000)
 CHUNK_SIZE = read.integer("CHUNK_SIZE", default=512, minimum=32, maximum=8192)
 CHUNK_OVERLAP = read.integer("CHUNK_OVERLAP", default=64, minimum=0, maximum=4096)
 if CHUNK_OVERLAP >= CHUNK_SIZE:

@@ -195,13 +195,13 @@ def test_a_query_of_nul_bytes_is_blank(api_client):
     assert "query" in assert_envelope(response, 422, "VALIDATION_ERROR")["detail"]
 
 
-def test_keyword_candidates_are_bounded_by_the_rarest_words(api_client, monkeypatch):
+def test_keyword_candidates_are_bounded_by_the_rarest_words(api_client, settings):
     from documents import selectors
 
     for index in range(30):
         document_ingest(text=f"library news item {index}", title=f"N{index}")
     rare = document_ingest(text="the Dewey decimal library system", title="Dewey").document_id
-    monkeypatch.setattr(selectors, "CANDIDATE_BUDGET", 5)
+    settings.SEARCH_KEYWORD_CANDIDATES = 5
 
     hits = selectors.chunk_keyword_search(query="library Dewey", k=10)
 
