@@ -80,8 +80,12 @@ def chunk_vector_search(
     query = chunk_vector_query(query_vector=query_vector, model=model, k=k, vault_id=vault_id, filters=filters)
     if query is None:
         return []
+    if vault_id is None and not filters:
+        # The index holds exactly the rows the query wants (its predicate is the model): no filter can come after
+        # the scan, so no scan settings and no transaction to carry them.
+        return list(query)
     with transaction.atomic():
-        vector_scan_configure(k=k, filtered=vault_id is not None or bool(filters))
+        vector_scan_configure(k=k, filtered=True)
         return list(query)
 
 
@@ -94,10 +98,10 @@ def chunk_vector_query(
     filters: dict[str, Any] | None = None,
 ) -> QuerySet[Chunk] | None:
     """The query chunk_vector_search runs (None when the model has no chunks of this width), for EXPLAIN."""
-    space = EmbeddingSpace.objects.filter(model=model).first()
-    if space is None or space.dimensions != len(query_vector):
+    dimensions = embedding_width(model=model)
+    if dimensions != len(query_vector):
         return None
-    cast = vector_cast(space.dimensions)
+    cast = vector_cast(dimensions)
     field = (VectorField if cast.type == "vector" else HalfVectorField)(dimensions=cast.dimensions)
     chunks = _chunks_filtered(Chunk.objects.filter(embedding_model=model), vault_id=vault_id, filters=filters)
     return (
@@ -106,6 +110,20 @@ def chunk_vector_query(
         .defer("embedding", "search_vector", "document__text", "document__metadata")
         .order_by("distance")[:k]
     )
+
+
+_widths: dict[str, int] = {}
+
+
+def embedding_width(*, model: str) -> int | None:
+    """The width of a model's vectors, None for a model nothing was embedded with. Cached once known: a model's
+    width never changes (EmbeddingSpace refuses that)."""
+    width = _widths.get(model)
+    if width is None:
+        width = EmbeddingSpace.objects.filter(model=model).values_list("dimensions", flat=True).first()
+        if width is not None:
+            _widths[model] = width
+    return width
 
 
 def vector_scan_configure(*, k: int, filtered: bool) -> None:
@@ -244,6 +262,7 @@ def search_statistics_forget() -> None:
     """Drop the cached BM25 statistics (after documents were added or removed)."""
     with _stats_lock:
         _stats_cache.clear()
+    _widths.clear()
 
 
 def _cache_get(key: str) -> Any:
