@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
@@ -309,19 +308,6 @@ def _document_frequencies(terms: list[str]) -> list[int]:
 def _lexeme_query(term: str) -> str:
     # A lexeme as a tsquery literal: quoted, with quotes and backslashes escaped, so any text is just text.
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-class AnyTermQuery(SearchQuery):
-    """websearch_to_tsquery with its implicit AND between words turned into OR.
-
-    Questions are long ("how do libraries classify music recordings?"); requiring every word would match almost
-    nothing, while ranking by how many words match (ts_rank_cd) is what keyword retrieval is for. Quoted phrases and
-    excluded words (-word) keep their meaning.
-    """
-
-    def as_sql(self, compiler: Any, connection: Any, function: str | None = None, template: str | None = None):
-        sql, params = super().as_sql(compiler, connection, function, template)
-        return f"regexp_replace(({sql})::text, ' & (?!!)', ' | ', 'g')::tsquery", params
 
 
 def _chunks_filtered(
