@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
 
 from ragsite.errors import ServiceError, UpstreamTimeout
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class provider_errors:
@@ -45,3 +52,25 @@ class provider_errors:
         # traceback goes to the log.
         logger.exception("event=%s_failed model=%s reason=%s", self.kind, self.model, type(exc).__name__)
         raise self.failure(detail=f"the {self.subject} sent an invalid response") from None
+
+
+def built_per_settings(*names: str) -> Callable[[Callable[[], T]], Callable[[], T]]:
+    """Decorate a builder of provider clients: it runs once per process for each distinct value of the named
+    settings, so clients (and their connection pools) are reused, yet a changed setting (tests do that) takes
+    effect."""
+
+    def decorate(build: Callable[[], T]) -> Callable[[], T]:
+        built: dict[tuple[Any, ...], T] = {}
+        lock = threading.Lock()
+
+        @functools.wraps(build)
+        def get() -> T:
+            key = tuple(getattr(settings, name) for name in names)
+            with lock:
+                if key not in built:
+                    built[key] = build()
+                return built[key]
+
+        return get
+
+    return decorate

@@ -6,7 +6,6 @@ OpenAILike (not OpenAI) because LlamaIndex's OpenAI class refuses model names it
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai_like import OpenAILike
 
 from ragsite.errors import LLMFailed
-from ragsite.providers import provider_errors
+from ragsite.providers import built_per_settings, provider_errors
 
 
 class _OpenAICompatible(OpenAILike):
@@ -51,38 +50,28 @@ class ChatModel:
                     yield chunk.delta
 
 
-_models: dict[tuple[Any, ...], ChatModel] = {}
-_models_lock = threading.Lock()
-
-
+@built_per_settings(
+    "CHAT_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_API_BASE",
+    "REQUEST_TIMEOUT",
+    "PROVIDER_MAX_RETRIES",
+    "CHAT_CONTEXT_WINDOW",
+    "CHAT_MAX_ANSWER_TOKENS",
+)
 def chat_model() -> ChatModel | None:
     """The configured chat model, or None when there is none (no OPENAI_API_KEY): answers are then extractive."""
     if not settings.CHAT_MODEL:
         return None
-    key = (
-        settings.CHAT_MODEL,
-        settings.OPENAI_API_KEY,
-        settings.OPENAI_API_BASE,
-        settings.REQUEST_TIMEOUT,
-        settings.PROVIDER_MAX_RETRIES,
-        settings.CHAT_CONTEXT_WINDOW,
-        settings.CHAT_MAX_ANSWER_TOKENS,
+    llm = _OpenAICompatible(
+        model=settings.CHAT_MODEL,
+        api_key=settings.OPENAI_API_KEY,
+        api_base=settings.OPENAI_API_BASE,
+        is_chat_model=True,
+        context_window=settings.CHAT_CONTEXT_WINDOW,
+        max_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
+        timeout=settings.REQUEST_TIMEOUT,
+        max_retries=0,
+        sdk_max_retries=settings.PROVIDER_MAX_RETRIES,
     )
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            llm = _OpenAICompatible(
-                model=settings.CHAT_MODEL,
-                api_key=settings.OPENAI_API_KEY,
-                api_base=settings.OPENAI_API_BASE,
-                is_chat_model=True,
-                context_window=settings.CHAT_CONTEXT_WINDOW,
-                max_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
-                timeout=settings.REQUEST_TIMEOUT,
-                max_retries=0,
-                sdk_max_retries=settings.PROVIDER_MAX_RETRIES,
-            )
-            model = _models[key] = ChatModel(
-                name=settings.CHAT_MODEL, context_window=settings.CHAT_CONTEXT_WINDOW, _llm=llm
-            )
-        return model
+    return ChatModel(name=settings.CHAT_MODEL, context_window=settings.CHAT_CONTEXT_WINDOW, _llm=llm)

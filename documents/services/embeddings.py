@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.conf import settings
 
 from ragsite.errors import EmbeddingFailed
-from ragsite.providers import provider_errors
+from ragsite.providers import built_per_settings, provider_errors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -171,37 +171,27 @@ class LocalEmbeddings:
         return list(matrix)
 
 
-_providers: dict[tuple[Any, ...], EmbeddingProvider] = {}
-_providers_lock = threading.Lock()
-
-
+@built_per_settings(
+    "EMBEDDING_PROVIDER",
+    "EMBEDDING_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_API_BASE",
+    "REQUEST_TIMEOUT",
+    "PROVIDER_MAX_RETRIES",
+    "EMBEDDING_BATCH_SIZE",
+    "EMBEDDING_CONCURRENCY",
+    "LOCAL_EMBEDDING_BATCH_SIZE",
+)
 def embedding_provider() -> EmbeddingProvider:
-    """The provider the settings configure, built once per process (and rebuilt if the settings change)."""
-    key = (
-        settings.EMBEDDING_PROVIDER,
-        settings.EMBEDDING_MODEL,
-        settings.OPENAI_API_KEY,
-        settings.OPENAI_API_BASE,
-        settings.REQUEST_TIMEOUT,
-        settings.PROVIDER_MAX_RETRIES,
-        settings.EMBEDDING_BATCH_SIZE,
-        settings.EMBEDDING_CONCURRENCY,
-        settings.LOCAL_EMBEDDING_BATCH_SIZE,
+    """The provider the settings configure, built once per process."""
+    if settings.EMBEDDING_PROVIDER == "local":
+        return LocalEmbeddings(batch_size=settings.LOCAL_EMBEDDING_BATCH_SIZE)
+    return OpenAIEmbeddings(
+        model=settings.EMBEDDING_MODEL,
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_API_BASE,
+        timeout=settings.REQUEST_TIMEOUT,
+        max_retries=settings.PROVIDER_MAX_RETRIES,
+        batch_size=settings.EMBEDDING_BATCH_SIZE,
+        concurrency=settings.EMBEDDING_CONCURRENCY,
     )
-    with _providers_lock:
-        provider = _providers.get(key)
-        if provider is None:
-            if settings.EMBEDDING_PROVIDER == "local":
-                provider = LocalEmbeddings(batch_size=settings.LOCAL_EMBEDDING_BATCH_SIZE)
-            else:
-                provider = OpenAIEmbeddings(
-                    model=settings.EMBEDDING_MODEL,
-                    api_key=settings.OPENAI_API_KEY,
-                    base_url=settings.OPENAI_API_BASE,
-                    timeout=settings.REQUEST_TIMEOUT,
-                    max_retries=settings.PROVIDER_MAX_RETRIES,
-                    batch_size=settings.EMBEDDING_BATCH_SIZE,
-                    concurrency=settings.EMBEDDING_CONCURRENCY,
-                )
-            _providers[key] = provider
-        return provider
