@@ -83,7 +83,10 @@ def embedding_index_deferred(*, model: str, incoming: int) -> Iterator[bool]:
     try:
         if space is not None:
             with connection.cursor() as cursor:
-                drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(space.index_name))
+                drop = sql.SQL("DROP INDEX {concurrently} IF EXISTS {name}").format(
+                    concurrently=sql.SQL("" if connection.in_atomic_block else "CONCURRENTLY"),
+                    name=sql.Identifier(space.index_name),
+                )
                 cursor.execute(drop.as_string(cursor.connection))
         logger.info("event=embedding_index_deferred model=%s incoming=%s existing=%s", model, incoming, existing)
         yield True

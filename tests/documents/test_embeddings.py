@@ -138,3 +138,30 @@ def test_torch_is_not_imported_when_the_provider_is_openai_compatible(fake_opena
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_a_server_that_ignores_base64_and_sends_numbers_still_works():
+    from types import SimpleNamespace
+
+    from documents.services.embeddings import _vectors_checked
+
+    response = SimpleNamespace(
+        data=[SimpleNamespace(index=1, embedding=[0.0, 1.0]), SimpleNamespace(index=0, embedding=[1.0, 0.0])]
+    )
+    first, second = _vectors_checked(response, expected=2)
+    assert first.tolist() == [1.0, 0.0] and second.tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "embeddings",
+    [[[1.0, 0.0], [1.0]], [[float("nan"), 0.0], [1.0, 0.0]], [[1.0, 0.0]]],
+    ids=["inconsistent-width", "not-finite", "too-few"],
+)
+def test_malformed_vectors_are_an_embedding_failure(embeddings):
+    from types import SimpleNamespace
+
+    from documents.services.embeddings import _vectors_checked
+
+    response = SimpleNamespace(data=[SimpleNamespace(index=i, embedding=e) for i, e in enumerate(embeddings)])
+    with pytest.raises(EmbeddingFailed):
+        _vectors_checked(response, expected=2)

@@ -146,3 +146,44 @@ def test_the_exit_status_is_non_zero_when_a_file_failed(tmp_path, fake_openai):
     assert result.returncode == 1
     assert "failed: 1" in result.stdout
     assert "1 of 1 files failed" in result.stderr
+
+
+def hnsw_index_valid(model: str) -> bool | None:
+    from django.db import connection
+
+    from documents.models import EmbeddingSpace
+
+    name = EmbeddingSpace.objects.get(model=model).index_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name]
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def test_a_bulk_load_builds_the_index_once_afterwards(folder, settings, monkeypatch, caplog):
+    from documents.services import vector_index
+
+    monkeypatch.setattr(vector_index, "BULK_LOAD_MIN_CHUNKS", 3)
+    with caplog.at_level("INFO", logger="documents.services.vector_index"):
+        run(str(folder))
+
+    assert "event=embedding_index_deferred" in caplog.text
+    assert hnsw_index_valid("text-embedding-3-small") is True  # rebuilt after the load
+    assert Chunk.objects.filter(embedding_model="text-embedding-3-small").count() == 5
+
+
+def test_a_small_load_into_a_larger_collection_keeps_the_index(folder, tmp_path, monkeypatch, caplog):
+    from documents.services import vector_index
+
+    run(str(folder))  # 5 chunks already stored
+    monkeypatch.setattr(vector_index, "BULK_LOAD_MIN_CHUNKS", 1)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "f.txt").write_text("Ferrets sleep most of the day.")
+    with caplog.at_level("INFO", logger="documents.services.vector_index"):
+        run(str(extra))
+
+    assert "event=embedding_index_deferred" not in caplog.text
+    assert hnsw_index_valid("text-embedding-3-small") is True
