@@ -92,13 +92,13 @@ class VaultListView(APIView):
         payload = serializers.VaultInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         vault = vault_create(**payload.validated_data)
-        vault = selectors.vault_get(vault_id=vault.pk)
+        vault = selectors.vault_get(vault_id=vault.pk, with_document_count=True)
         return Response(serializers.VaultOutputSerializer(vault).data, status=status.HTTP_201_CREATED)
 
 
 class VaultDetailView(APIView):
     def get(self, request: Request, vault_id: str) -> Response:
-        vault = selectors.vault_get(vault_id=path_uuid(vault_id, VaultNotFound))
+        vault = selectors.vault_get(vault_id=path_uuid(vault_id, VaultNotFound), with_document_count=True)
         return Response(serializers.VaultOutputSerializer(vault).data)
 
     def delete(self, request: Request, vault_id: str) -> Response:
