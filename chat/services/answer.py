@@ -133,7 +133,7 @@ def chat_answer(turn: ChatTurn) -> ChatResult:
     else:
         generated = text_clean(turn.model.complete(turn.messages, temperature=turn.temperature))
         answer = citations.feed(generated) + citations.flush()
-    sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
+    sources = _sources(turn, citations)
     message_id = exchange_save(turn=turn, answer=answer, sources=sources)
     return ChatResult(turn.session_id, message_id, answer, sources, turn.mode)
 
@@ -160,7 +160,7 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
         if tail:
             parts.append(tail)
             yield {"type": "token", "content": tail}
-        sources = citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
+        sources = _sources(turn, citations)
         yield {"type": "sources", "sources": sources}
         message_id = exchange_save(turn=turn, answer="".join(parts), sources=sources)
     except Exception as exc:  # headers are sent: the only way left to say so is an error event
@@ -168,6 +168,11 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
         yield {"type": "error", "code": error.code, "error": error.message}
         return
     yield {"type": "done", "session_id": turn.session_id, "message_id": message_id}
+
+
+def _sources(turn: ChatTurn, citations: Citations) -> list[dict[str, Any]]:
+    # An extractive answer quotes every passage; a model's answer is held to the passages it cites.
+    return citations.sources() if turn.model is not None else [source_of(hit) for hit in turn.passages]
 
 
 def extractive_answer(passages: Sequence[SearchHit]) -> str:
