@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -73,8 +74,9 @@ def chunk_vector_search(
     k: int,
     vault_id: uuid.UUID | None = None,
     filters: dict[str, Any] | None = None,
-) -> list[Chunk]:
-    """The k chunks embedded with `model` nearest to query_vector (cosine), nearest first, each with `distance`.
+) -> list[tuple[int, float]]:
+    """The ids of the k chunks embedded with `model` nearest to query_vector (cosine), nearest first, each with its
+    cosine distance. Ids only: the caller loads the few passages it keeps (chunk_passages), not every candidate.
 
     The ordering expression and the `embedding_model` filter repeat the partial HNSW index definition exactly,
     which is what lets PostgreSQL use the index (see documents/services/vector_index.py). Vault and metadata
@@ -87,10 +89,10 @@ def chunk_vector_search(
     if vault_id is None and not filters:
         # The index holds exactly the rows the query wants (its predicate is the model): no filter can come after
         # the scan, so no scan settings and no transaction to carry them.
-        return list(query)
+        return [(pk, float(distance)) for pk, distance in query]
     with transaction.atomic():
         vector_scan_configure(k=k, filtered=True)
-        return list(query)
+        return [(pk, float(distance)) for pk, distance in query]
 
 
 def chunk_vector_query(
@@ -110,10 +112,26 @@ def chunk_vector_query(
     chunks = _chunks_filtered(Chunk.objects.filter(embedding_model=model), vault_id=vault_id, filters=filters)
     return (
         chunks.annotate(distance=CosineDistance(Cast("embedding", field), list(query_vector)))
-        .select_related("document")
-        .defer("embedding", "search_vector", "document__text", "document__metadata")
-        .order_by("distance")[:k]
+        .order_by("distance")
+        .values_list("pk", "distance")[:k]
     )
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: int
+    document_id: uuid.UUID
+    title: str
+    source: str
+    text: str
+
+
+def chunk_passages(*, chunk_ids: Sequence[int]) -> dict[int, Passage]:
+    """The text and document of each chunk, by id, in one query (a chunk deleted meanwhile is simply absent)."""
+    rows = Chunk.objects.filter(pk__in=list(chunk_ids)).values_list(
+        "pk", "document_id", "document__title", "document__source", "text"
+    )
+    return {row[0]: Passage(*row) for row in rows}
 
 
 _widths: dict[str, int] = {}
@@ -147,33 +165,48 @@ MAX_QUERY_TERMS = 64
 BM25_K1 = 1.2
 BM25_B = 0.75
 
-# Candidates: chunks containing any query word (websearch syntax, so quoted phrases and -exclusions hold); each is
-# scored with BM25 from its tsvector (term frequencies from the lexeme positions, length from token_count).
-_BM25_SQL = """
+# Candidates: chunks matching the query (websearch syntax with "and" relaxed to "or", so quoted phrases and
+# -exclusions hold) and the candidate tsquery (see _candidates). Each is scored with BM25: term frequencies from the
+# lexeme positions of the query's own words — setweight marks them and ts_filter keeps only them, so PostgreSQL
+# expands a handful of lexemes per chunk instead of all of them (three times faster) — and length from token_count.
+# The documents table is joined only when a vault or metadata filter needs it.
+_BM25_SELECT = """
 SELECT c.id, SUM(
     t.idf * array_length(u.positions, 1) * (%(k1)s + 1)
     / (array_length(u.positions, 1) + %(k1)s * (1 - %(b)s + %(b)s * c.token_count / %(avgdl)s))
 ) AS score
 FROM documents_chunk c
-JOIN documents_document d ON d.id = c.document_id
-CROSS JOIN LATERAL unnest(c.search_vector) AS u(lexeme, positions, weights)
+"""
+_BM25_DOCUMENT_JOIN = "JOIN documents_document d ON d.id = c.document_id\n"
+_BM25_TERMS = """
+CROSS JOIN LATERAL unnest(ts_filter(setweight(c.search_vector, 'A', %(terms)s::text[]), '{a}'))
+    AS u(lexeme, positions, weights)
 JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS t(term, idf) ON t.term = u.lexeme
 WHERE c.search_vector @@ regexp_replace(
         (websearch_to_tsquery(%(config)s::regconfig, %(query)s))::text, ' & (?!!)', ' | ', 'g')::tsquery
     AND c.search_vector @@ %(candidates)s::tsquery
-    AND (%(vault_id)s::uuid IS NULL OR d.vault_id = %(vault_id)s::uuid)
-    AND (%(filters)s::jsonb IS NULL OR d.metadata @> %(filters)s::jsonb)
-GROUP BY c.id
+"""
+_BM25_VAULT = "    AND d.vault_id = %(vault_id)s::uuid\n"
+_BM25_FILTERS = "    AND d.metadata @> %(filters)s::jsonb\n"
+_BM25_ORDER = """GROUP BY c.id
 ORDER BY score DESC, c.id
 LIMIT %(k)s
 """
 
 
+@dataclass(frozen=True)
+class KeywordStatement:
+    sql: str
+    params: dict[str, Any]
+    best_possible: float  # the BM25 score of a chunk matching every query word at saturation: scores / it ∈ [0, 1]
+    narrowed: bool  # candidates are the chunks holding all of several common words (see _candidates)
+
+
 def chunk_keyword_search(
     *, query: str, k: int, vault_id: uuid.UUID | None = None, filters: dict[str, Any] | None = None
-) -> list[Chunk]:
-    """The k chunks best matching `query` by BM25 over the chunks' full-text vectors, best first, each with `rank`
-    in [0, 1] (its BM25 score over the best score the query could reach).
+) -> list[tuple[int, float]]:
+    """The ids of the k chunks best matching `query` by BM25 over the chunks' full-text vectors, best first, each
+    with its score in [0, 1] (its BM25 score over the best score the query could reach).
 
     PostgreSQL's own ts_rank knows nothing of how rare a word is, so "library" would weigh as much as "Dewey";
     BM25's inverse document frequency is what makes keyword retrieval worth fusing with vectors.
@@ -181,42 +214,61 @@ def chunk_keyword_search(
     statement = keyword_statement(query=query, k=k, vault_id=vault_id, filters=filters)
     if statement is None:
         return []
-    sql, params = statement
+    scored = _keyword_run(statement)
+    if statement.narrowed and len(scored) < k:
+        # The chunks holding all the common words were too few: score every chunk holding the rarest one.
+        wide = keyword_statement(query=query, k=k, vault_id=vault_id, filters=filters, narrow=False)
+        if wide is not None:
+            scored = _keyword_run(wide)
+    return scored
+
+
+def _keyword_run(statement: KeywordStatement) -> list[tuple[int, float]]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        scored = cursor.fetchall()
-    best_possible = sum(idf * (BM25_K1 + 1) for idf in params["idfs"]) or 1.0
-    chunks = (
-        Chunk.objects.select_related("document")
-        .defer("embedding", "search_vector", "document__text", "document__metadata")
-        .in_bulk([pk for pk, _ in scored])
-    )
-    ranked = []
-    for pk, score in scored:
-        chunk = chunks.get(pk)
-        if chunk is not None:  # deleted between the two queries
-            chunk.rank = min(1.0, max(0.0, float(score) / best_possible))
-            ranked.append(chunk)
-    return ranked
+        cursor.execute(statement.sql, statement.params)
+        rows = cursor.fetchall()
+    return [(pk, min(1.0, max(0.0, float(score) / statement.best_possible))) for pk, score in rows]
 
 
-def _candidate_query(terms: list[str], frequencies: list[int]) -> str:
-    """BM25 scores every candidate row in SQL (about 15 µs each), so candidates are bounded: chunks containing the
-    query's rarer words, taken rarest first while their document frequencies add up to SEARCH_KEYWORD_CANDIDATES.
-    A chunk holding only the query's most common words would score too low to rank anyway (their IDF is small)."""
+def _candidates(terms: list[str], frequencies: list[int], *, total: int, narrow: bool) -> tuple[str, bool]:
+    """The candidate tsquery and whether it was narrowed. BM25 scores every candidate row in SQL (a few µs each), so
+    candidates are bounded by SEARCH_KEYWORD_CANDIDATES: the chunks containing the query's rarer words, taken rarest
+    first while their document frequencies add up to the bound. A chunk holding only the query's most common words
+    would score too low to rank anyway (their IDF is small).
+
+    When even the rarest word is in more chunks than the bound (a query of common words only), the chunks that
+    score best are those holding several of them, so the candidates are the chunks holding all of the rarest few
+    words, added rarest first until (assuming the words independent) about the bound remain. If that finds fewer
+    than k chunks, the caller asks again with narrow=False. A one-word query of a very common word scores them all.
+    """
+    budget = settings.SEARCH_KEYWORD_CANDIDATES
+    ordered = sorted(zip(frequencies, terms, strict=True))
     chosen: list[str] = []
     covered = 0
-    for df, term in sorted(zip(frequencies, terms, strict=True)):
-        if chosen and covered + df > settings.SEARCH_KEYWORD_CANDIDATES:
+    for df, term in ordered:
+        if chosen and covered + df > budget:
             break
         chosen.append(term)
         covered += df
-    return " | ".join(_lexeme_query(term) for term in chosen)
+    if covered <= budget or len(ordered) == 1 or not narrow:
+        return " | ".join(_lexeme_query(term) for term in chosen), False
+    chosen, expected = [], float(max(total, 1))
+    for df, term in ordered:
+        chosen.append(term)
+        expected *= df / max(total, df, 1)
+        if expected <= budget:
+            break
+    return " & ".join(_lexeme_query(term) for term in chosen), True
 
 
 def keyword_statement(
-    *, query: str, k: int, vault_id: uuid.UUID | None = None, filters: dict[str, Any] | None = None
-) -> tuple[str, dict[str, Any]] | None:
+    *,
+    query: str,
+    k: int,
+    vault_id: uuid.UUID | None = None,
+    filters: dict[str, Any] | None = None,
+    narrow: bool = True,
+) -> KeywordStatement | None:
     """The BM25 statement chunk_keyword_search runs and its parameters; None when the query has no word to match.
 
     Side effects: reads (and caches) the collection statistics it needs.
@@ -227,10 +279,20 @@ def keyword_statement(
     if not terms:
         return None
     total, average_length = _collection_stats()
-    frequencies = _document_frequencies(terms)
+    frequencies = _document_frequencies(terms, total=total)
     # max(): statistics cached in this process may predate the documents that now match.
     idfs = [math.log(1 + (max(total, df) - df + 0.5) / (df + 0.5)) for df in frequencies]
-    return _BM25_SQL, {
+    candidates, narrowed = _candidates(terms, frequencies, total=total, narrow=narrow)
+    sql = _BM25_SELECT
+    if vault_id is not None or filters:
+        sql += _BM25_DOCUMENT_JOIN
+    sql += _BM25_TERMS
+    if vault_id is not None:
+        sql += _BM25_VAULT
+    if filters:
+        sql += _BM25_FILTERS
+    sql += _BM25_ORDER
+    params = {
         "k1": BM25_K1,
         "b": BM25_B,
         "avgdl": max(average_length, 1.0),
@@ -238,11 +300,13 @@ def keyword_statement(
         "idfs": idfs,
         "config": TEXT_SEARCH_CONFIG,
         "query": query,
-        "candidates": _candidate_query(terms, frequencies),
+        "candidates": candidates,
         "vault_id": vault_id,
         "filters": Jsonb(filters) if filters else None,
         "k": k,
     }
+    best_possible = sum(idf * (BM25_K1 + 1) for idf in idfs) or 1.0
+    return KeywordStatement(sql=sql, params=params, best_possible=best_possible, narrowed=narrowed)
 
 
 def _query_lexemes(query: str) -> list[str]:
@@ -293,21 +357,57 @@ def _collection_stats() -> tuple[int, float]:
     return cached
 
 
-def _document_frequencies(terms: list[str]) -> list[int]:
-    """How many chunks contain each term: cached ones from memory, the others in one query."""
+def _document_frequencies(terms: list[str], *, total: int) -> list[int]:
+    """How many chunks contain each term. Cached ones come from memory; a word ANALYZE found among the chunks' most
+    common lexemes (pg_stats.most_common_elems, kept for the planner) from its frequency there; the others are
+    rarer, and are counted in one query that stops at the candidate bound. Counting a common word exactly means
+    visiting every chunk that holds it, tens of thousands in a large collection, which costs more than the search
+    itself, and BM25 needs little precision there: IDF changes slowly for common words. A word past the bound that
+    the statistics do not know (not analysed since it became common) is counted exactly."""
     known = {term: _cache_get(f"df:{term}") for term in terms}
     missing = [term for term, df in known.items() if df is None]
-    if missing:
+    if not missing:
+        return [known[term] for term in terms]
+    common = _common_lexemes()
+    frequencies = {term: max(1, round(common[term] * total)) for term in missing if term in common}
+    rare = [term for term in missing if term not in common]
+    if rare:
+        cap = settings.SEARCH_KEYWORD_CANDIDATES + 1
+        frequencies.update(_counted(rare, limit=cap))
+        frequencies.update(_counted([term for term in rare if frequencies[term] >= cap], limit=None))
+    for term, df in frequencies.items():
+        known[term] = int(df)
+        _cache_put(f"df:{term}", int(df))
+    return [known[term] for term in terms]
+
+
+def _counted(terms: list[str], *, limit: int | None) -> dict[str, int]:
+    """How many chunks contain each term, counting up to `limit` (None: all) — one query for all the terms."""
+    if not terms:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT term, (SELECT count(*) FROM (SELECT FROM documents_chunk WHERE search_vector @@ query "
+            "LIMIT %s) AS found) FROM unnest(%s::text[], %s::tsquery[]) AS t(term, query)",
+            [limit, terms, [_lexeme_query(term) for term in terms]],
+        )
+        return {term: int(df) for term, df in cursor.fetchall()}
+
+
+def _common_lexemes() -> dict[str, float]:
+    """ANALYZE's most common lexemes of the chunks' full-text vectors, each with the fraction of chunks holding it."""
+    cached = _cache_get("common")
+    if cached is None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT term, (SELECT count(*) FROM documents_chunk WHERE search_vector @@ query) "
-                "FROM unnest(%s::text[], %s::tsquery[]) AS t(term, query)",
-                [missing, [_lexeme_query(term) for term in missing]],
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'documents_chunk' AND attname = 'search_vector'"
             )
-            for term, df in cursor.fetchall():
-                known[term] = int(df)
-                _cache_put(f"df:{term}", int(df))
-    return [known[term] for term in terms]
+            row = cursor.fetchone()
+        # The frequency array ends with three summary numbers (minimum, maximum, null fraction) past the lexemes.
+        cached = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+        _cache_put("common", cached)
+    return cached
 
 
 def _lexeme_query(term: str) -> str:

@@ -3,21 +3,27 @@ fused by reciprocal rank fusion). The one search code path for POST /search, cha
 
 from __future__ import annotations
 
+import contextvars
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from documents.models import Chunk
-from documents.selectors import chunk_keyword_search, chunk_vector_search
+from documents.selectors import chunk_keyword_search, chunk_passages, chunk_vector_search
 from documents.services.embeddings import EmbeddingProvider, embedding_provider
 
 MODES = ("hybrid", "vector", "keyword")
 SNIPPET_WIDTH = 300
 # Hybrid search fuses this many candidates per ranking and per requested result: fusion needs depth to help.
 HYBRID_CANDIDATES_PER_RESULT = 4
+
+# The query's embedding is a network call (or a model run) that needs nothing from the database, so hybrid search
+# runs it here while the keyword search runs on the request's own thread and database connection. Bounded: one
+# worker per concurrent search of a gunicorn worker's threads is plenty.
+_embedding_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="query-embedding")
 
 
 @dataclass(frozen=True)
@@ -40,57 +46,67 @@ def chunks_search(
     filters: dict[str, Any] | None = None,
     provider: EmbeddingProvider | None = None,
 ) -> list[SearchHit]:
-    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes."""
+    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes.
+
+    Both rankings return chunk ids only; the passages of the top_k that survive fusion are loaded in one query.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}")
     depth = top_k * HYBRID_CANDIDATES_PER_RESULT if mode == "hybrid" else top_k
-    vector_hits: list[Chunk] = []
-    keyword_hits: list[Chunk] = []
+    vector_hits: list[tuple[int, float]] = []
+    keyword_hits: list[tuple[int, float]] = []
     if mode in ("vector", "hybrid"):
         provider = provider or embedding_provider()
-        (query_vector,) = provider.embed([query])
+        # copy_context: the request id travels with the call into its log lines.
+        embedding = _embedding_calls.submit(contextvars.copy_context().run, provider.embed, [query])
+    if mode in ("keyword", "hybrid"):
+        try:
+            keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
+        except BaseException:
+            if mode == "hybrid":
+                embedding.cancel()
+            raise
+    if mode in ("vector", "hybrid"):
+        (query_vector,) = embedding.result()
         vector_hits = chunk_vector_search(
             query_vector=query_vector, model=provider.model, k=depth, vault_id=vault_id, filters=filters
         )
-    if mode in ("keyword", "hybrid"):
-        keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
 
     if mode == "vector":
         # Cosine similarity; the rare negative one (an unrelated text) counts as no similarity at all.
-        scored = [(chunk, min(1.0, max(0.0, 1.0 - float(chunk.distance)))) for chunk in vector_hits]
+        scored = [(pk, min(1.0, max(0.0, 1.0 - distance))) for pk, distance in vector_hits]
     elif mode == "keyword":
-        scored = [(chunk, float(chunk.rank)) for chunk in keyword_hits]
+        scored = keyword_hits
     else:
         scored = _fused(vector_hits, keyword_hits)
-    return [_hit(chunk, score, query) for chunk, score in scored[:top_k]]
+    scored = scored[:top_k]
+    passages = chunk_passages(chunk_ids=[pk for pk, _ in scored])
+    return [
+        SearchHit(
+            chunk_id=pk,
+            document_id=passage.document_id,
+            title=passage.title,
+            source=passage.source,
+            text=passage.text,
+            snippet=snippet_make(passage.text, query),
+            score=round(score, 6),
+        )
+        for pk, score in scored
+        if (passage := passages.get(pk)) is not None  # deleted since it was ranked
+    ]
 
 
-def _fused(vector_hits: list[Chunk], keyword_hits: list[Chunk]) -> list[tuple[Chunk, float]]:
+def _fused(vector_hits: list[tuple[int, float]], keyword_hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
     """Reciprocal rank fusion, scaled so that a chunk ranked first by both rankings scores 1."""
     k = settings.SEARCH_RRF_K
     weights = ((vector_hits, settings.SEARCH_VECTOR_WEIGHT), (keyword_hits, settings.SEARCH_KEYWORD_WEIGHT))
     best = sum(weight for _, weight in weights) / (k + 1) or 1.0
     scores: dict[int, float] = {}
-    chunks: dict[int, Chunk] = {}
     for hits, weight in weights:
-        for rank, chunk in enumerate(hits, start=1):
-            scores[chunk.pk] = scores.get(chunk.pk, 0.0) + weight / (k + rank)
-            chunks.setdefault(chunk.pk, chunk)
+        for rank, (pk, _) in enumerate(hits, start=1):
+            scores[pk] = scores.get(pk, 0.0) + weight / (k + rank)
     ordered = sorted(scores, key=lambda pk: (-scores[pk], pk))
-    return [(chunks[pk], min(1.0, scores[pk] / best)) for pk in ordered]
-
-
-def _hit(chunk: Chunk, score: float, query: str) -> SearchHit:
-    document = chunk.document
-    return SearchHit(
-        chunk_id=chunk.pk,
-        document_id=document.pk,
-        title=document.title,
-        source=document.source,
-        text=chunk.text,
-        snippet=snippet_make(chunk.text, query),
-        score=round(score, 6),
-    )
+    return [(pk, min(1.0, scores[pk] / best)) for pk in ordered]
 
 
 def snippet_make(text: str, query: str, width: int = SNIPPET_WIDTH) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.test.utils import CaptureQueriesContext
 
-from documents.models import Vault
+from documents.models import Chunk, Vault
 from documents.services.ingest import IngestRequest, document_ingest, documents_ingest
 from documents.services.search import chunks_search, snippet_make
 from tests.ragsite.test_errors import assert_envelope
@@ -183,7 +184,7 @@ def test_keyword_scores_stay_in_0_1_when_statistics_predate_new_documents(api_cl
         document_ingest(text=f"comets and more comets {index}", title=f"C{index}")
     hits = chunk_keyword_search(query="comets", k=20)
     assert len(hits) == 10
-    assert all(0.0 <= hit.rank <= 1.0 for hit in hits)
+    assert all(0.0 <= score <= 1.0 for _, score in hits)
 
 
 def test_a_query_of_exclusions_only_finds_nothing(api_client, animals):
@@ -206,4 +207,63 @@ def test_keyword_candidates_are_bounded_by_the_rarest_words(api_client, settings
     hits = selectors.chunk_keyword_search(query="library Dewey", k=10)
 
     # Only the chunk with the rare word is scored: the thirty "library" chunks would rank below it anyway.
-    assert [hit.document_id for hit in hits] == [rare]
+    assert [Chunk.objects.get(pk=pk).document_id for pk, _ in hits] == [rare]
+
+
+@pytest.fixture
+def common_words(settings) -> dict[str, set[uuid.UUID]]:
+    """Twenty chunks with both "alpha" and "beta", twenty with only one each; the candidate bound is five."""
+    groups: dict[str, set[uuid.UUID]] = {"both": set(), "alpha": set(), "beta": set()}
+    for index in range(20):
+        groups["both"].add(document_ingest(text=f"alpha beta item {index}", title=f"AB{index}").document_id)
+        groups["alpha"].add(document_ingest(text=f"alpha only item {index}", title=f"A{index}").document_id)
+        groups["beta"].add(document_ingest(text=f"beta only item {index}", title=f"B{index}").document_id)
+    settings.SEARCH_KEYWORD_CANDIDATES = 5
+    return groups
+
+
+def test_a_query_of_common_words_only_scores_the_chunks_holding_all_of_them(common_words):
+    from documents import selectors
+
+    statement = selectors.keyword_statement(query="alpha beta", k=10)
+    hits = selectors.chunk_keyword_search(query="alpha beta", k=10)
+
+    assert statement.narrowed
+    assert statement.params["candidates"] == "'alpha' & 'beta'"
+    assert len(hits) == 10
+    assert {Chunk.objects.get(pk=pk).document_id for pk, _ in hits} <= common_words["both"]
+
+
+def test_too_few_chunks_holding_all_common_words_widens_the_candidates_to_top_k(common_words):
+    from documents import selectors
+
+    hits = selectors.chunk_keyword_search(query="alpha beta", k=30)
+
+    documents = [Chunk.objects.get(pk=pk).document_id for pk, _ in hits]
+    assert len(documents) == 30
+    assert set(documents[:20]) == common_words["both"]  # both words outscore one
+
+
+def test_a_common_words_count_comes_from_analyze_statistics_past_the_bound(common_words, settings):
+    from django.db import connection
+
+    from documents import selectors
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE documents_chunk")
+    selectors.search_statistics_forget()
+    with CaptureQueriesContext(connection) as queries:
+        frequencies = selectors._document_frequencies(["alpha", "item"], total=60)
+
+    # ANALYZE read all 60 chunks here, so its frequencies are exact; no full count was needed.
+    assert frequencies == [40, 60]
+    assert not any("LIMIT" not in query["sql"] and "count(*)" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_common_word_unknown_to_the_statistics_is_counted_exactly(common_words):
+    from documents import selectors
+
+    selectors.search_statistics_forget()
+    selectors._cache_put("common", {})  # as before the first ANALYZE
+
+    assert selectors._document_frequencies(["beta", "zzz"], total=60) == [40, 0]

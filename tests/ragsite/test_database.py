@@ -165,10 +165,11 @@ def test_similarity_search_uses_the_models_hnsw_index():
         plan = chunk_vector_query(query_vector=unit(8, 3), model="test/model-8", k=5).explain()
     space = EmbeddingSpace.objects.get(model="test/model-8")
     assert f"Index Scan using {space.index_name}" in plan
-    nearest = list(chunk_vector_search(query_vector=unit(8, 3), model="test/model-8", k=5))
+    nearest = chunk_vector_search(query_vector=unit(8, 3), model="test/model-8", k=5)
     assert len(nearest) == 5
-    assert all(chunk.position % 8 == 3 for chunk in nearest)
-    assert nearest[0].distance == pytest.approx(0.0)
+    positions = Chunk.objects.in_bulk([pk for pk, _ in nearest])
+    assert all(positions[pk].position % 8 == 3 for pk, _ in nearest)
+    assert nearest[0][1] == pytest.approx(0.0)
 
 
 def test_two_embedding_models_of_different_widths_coexist_each_with_its_own_index():
@@ -187,11 +188,11 @@ def test_two_embedding_models_of_different_widths_coexist_each_with_its_own_inde
         embedding_model="openai-1536",
     )
 
-    small = list(chunk_vector_search(query_vector=unit(384, 0), model="local-384", k=10))
-    large = list(chunk_vector_search(query_vector=unit(1536, 0), model="openai-1536", k=10))
+    small = chunk_vector_search(query_vector=unit(384, 0), model="local-384", k=10)
+    large = chunk_vector_search(query_vector=unit(1536, 0), model="openai-1536", k=10)
 
-    assert [chunk.text for chunk in small] == ["small"]
-    assert [chunk.text for chunk in large] == ["large"]
+    assert [Chunk.objects.get(pk=pk).text for pk, _ in small] == ["small"]
+    assert [Chunk.objects.get(pk=pk).text for pk, _ in large] == ["large"]
     indexes = dict(
         query(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'documents_chunk' "
@@ -205,7 +206,7 @@ def test_two_embedding_models_of_different_widths_coexist_each_with_its_own_inde
 
 def test_a_query_vector_of_the_wrong_width_finds_nothing_instead_of_failing():
     embedding_space_ensure(model="local-384", dimensions=384)
-    assert list(chunk_vector_search(query_vector=unit(8, 0), model="local-384", k=3)) == []
+    assert chunk_vector_search(query_vector=unit(8, 0), model="local-384", k=3) == []
 
 
 def test_models_wider_than_2000_dimensions_are_indexed_at_half_precision():
@@ -220,3 +221,12 @@ def test_a_model_name_cannot_inject_sql_into_the_index_definition():
     assert query("SELECT to_regclass('documents_chunk') IS NOT NULL") == [(True,)]
     (definition,) = query("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [space.index_name])[0]
     assert "'evil''); DROP TABLE documents_chunk; --'" in definition
+
+
+def test_the_services_connections_plan_without_parallel_workers():
+    assert query("SHOW max_parallel_workers_per_gather") == [("0",)]
+
+
+def test_the_embedded_server_is_sized_for_a_service_not_for_postgresqls_defaults():
+    assert query("SHOW shared_buffers") == [("1GB",)]
+    assert query("SHOW maintenance_work_mem") == [("512MB",)]
