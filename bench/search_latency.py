@@ -37,6 +37,12 @@ def synthetic_text(rng: random.Random, words: int | None = None) -> str:
     return " ".join(rng.choices(VOCABULARY, weights=ZIPF_WEIGHTS, k=count)) + "."
 
 
+PASSAGES_SQL = (
+    "SELECT c.id, c.document_id, d.title, d.source, c.text FROM documents_chunk c "
+    "JOIN documents_document d ON d.id = c.document_id WHERE c.id = ANY(%s)"
+)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -88,16 +94,15 @@ def main() -> None:
         raw = connection.connection
 
         def bare_sql(query: str, vector) -> None:
-            # The statements /search runs: the vector query and the BM25 keyword query, with their parameters
-            # (the keyword statistics come from the same cache the endpoint uses), straight through psycopg.
-            qs = chunk_vector_query(query_vector=vector, model="bench-384", k=20)
-            sql, params = qs.query.sql_with_params()
-            with raw.transaction():
-                raw.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-                raw.execute(sql, params).fetchall()
+            # The statements /search runs, with their parameters, straight through psycopg: the BM25 keyword query
+            # (its statistics from the same cache the endpoint uses), the vector query, and the load of the
+            # passages that survive fusion (the endpoint's top 5; here the nearest 5, the same work).
             statement = selectors.keyword_statement(query=query, k=20)
             if statement is not None:
-                raw.execute(*statement).fetchall()
+                raw.execute(statement.sql, statement.params).fetchall()
+            sql, params = chunk_vector_query(query_vector=vector, model="bench-384", k=20).query.sql_with_params()
+            nearest = raw.execute(sql, params).fetchall()
+            raw.execute(PASSAGES_SQL, [[row[0] for row in nearest[:5]]]).fetchall()
 
         def endpoint(query: str) -> None:
             response = client.post("/search", {"query": query, "top_k": 5}, content_type="application/json")
