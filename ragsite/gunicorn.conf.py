@@ -31,9 +31,12 @@ worker_class = "gthread"
 threads = 4
 # Above REQUEST_TIMEOUT, so the service answers 504 itself before gunicorn kills the worker.
 timeout = int(settings.REQUEST_TIMEOUT) + 30
-# On SIGTERM, in-flight requests and streams get this long to finish.
+# On SIGTERM (a redeploy, `docker stop`) gunicorn stops accepting and lets in-flight requests and SSE streams run
+# this long; the platform's own grace period (Railway's drainingSeconds, compose's stop_grace_period) must be longer.
 graceful_timeout = int(settings.REQUEST_TIMEOUT) + 5
 keepalive = 5
+# Workers signal they are alive by touching a file; on a container's overlay filesystem that can stall for seconds.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # gunicorn 27's runtime control socket sits at one path per user: several instances on a machine would collide.
 control_socket_disable = True
 accesslog = None

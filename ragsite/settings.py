@@ -13,6 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 
 from ragsite import __version__
 from ragsite.config import ConfigError, ConfigReader
@@ -218,6 +223,23 @@ CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ORIGINS
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 
+# --- HTTPS behind a proxy (Railway's edge, a load balancer) ----------------------------------------------------------
+# The proxy terminates TLS and forwards plain HTTP with X-Forwarded-Proto. Without this header Django would think every
+# request insecure: no HSTS, and the admin's CSRF check would reject the https:// Origin of its own login form. A client
+# reaching gunicorn directly can forge the header, which only spares it the redirect below.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Off for a deployment with no TLS in front (a private network): set SECURE_SSL_REDIRECT=false there.
+SECURE_SSL_REDIRECT = read.boolean("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+# Health checks (Railway's deploy check, Docker's HEALTHCHECK) call plain HTTP from inside the network; a redirect
+# would fail them. SecurityMiddleware matches these against the path without its leading slash.
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^health/live/?$"]
+# A year of HSTS, subdomains included and preload-ready (the header alone does not enter the preload list).
+SECURE_HSTS_SECONDS = read.integer("SECURE_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = read.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = read.boolean("SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+
 # --- REST framework ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -256,8 +278,17 @@ LOGGING = {
 if IS_PRODUCTION:
     if DEBUG:
         raise ConfigError("DEBUG must be off when ENVIRONMENT=production")
-    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
-        raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters when ENVIRONMENT=production")
+    # Django's own bar (check --deploy warns below it): 50+ characters, 5+ distinct, no "django-insecure-" prefix.
+    if (
+        SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY
+        or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of 50+ characters when ENVIRONMENT=production "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))' makes one)"
+        )
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         raise ConfigError("ALLOWED_HOSTS must list the service's host names when ENVIRONMENT=production")
     if "*" in CORS_ORIGINS:
@@ -267,3 +298,10 @@ if IS_PRODUCTION:
             "DB_URL or DATABASE_URL must be set when ENVIRONMENT=production (the embedded database is "
             "for development and tests)"
         )
+
+# --- Railway's deploy health check ----------------------------------------------------------------------------------
+# Railway calls /health with "Host: healthcheck.railway.app"; its edge routes no other traffic with that name, so
+# allowing it on Railway (and only there: Railway sets these variables) opens nothing else. Added after the
+# production checks above, so it never stands in for the service's own host names.
+if any(name in env.ENVIRON for name in ("RAILWAY_SERVICE_ID", "RAILWAY_ENVIRONMENT_ID", "RAILWAY_PROJECT_ID")):
+    ALLOWED_HOSTS.append("healthcheck.railway.app")

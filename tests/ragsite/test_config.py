@@ -177,7 +177,7 @@ def test_db_url_wins_over_database_url_and_asyncpg_urls_are_accepted():
 def test_production_refuses_unsafe_configuration(overrides, expected):
     safe = {
         "ENVIRONMENT": "production",
-        "SECRET_KEY": "k" * 50,
+        "SECRET_KEY": "test-only-production-secret-key-0123456789-abcdefghij",
         "ALLOWED_HOSTS": "rag.example.com",
         "CORS_ORIGINS": "https://app.example.com",
         "DB_URL": "postgresql://app:pw@127.0.0.1:9/rag",
