@@ -7,11 +7,22 @@ master with one line before any worker boots.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ragsite.settings")
+
+# prometheus_client's multiprocess mode: each worker writes its samples to files in this directory and /metrics adds
+# them up. It must be in the environment before anything imports prometheus_client, in the master (which workers
+# are forked from) as in the workers. An operator's own directory is kept; otherwise a fresh one per server, removed
+# on exit. A reload (SIGHUP) reads this file again and finds the variable set, so it keeps the directory.
+_METRICS_DIR_PREFIX = "ragsite-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_DIR_PREFIX)
 
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
@@ -45,9 +56,27 @@ loglevel = settings.LOG_LEVEL.lower()
 
 
 def on_starting(server: object) -> None:
-    """Start (or join) the embedded database in the master: it outlives worker restarts and is stopped on exit."""
+    """Start (or join) the embedded database in the master: it outlives worker restarts and is stopped on exit.
+    Empty the metrics directory: samples of an earlier server's workers would be added to this one's."""
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
     if settings.DATABASE_IS_EMBEDDED:
         from ragsite.database import embedded_server_join
 
         database = settings.DATABASES["default"]
         embedded_server_join(pgdata=Path(database["PGDATA"]), database=database["NAME"])
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A dead worker's counters and histograms still count; its live gauges must not (prometheus_client's rule)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: object) -> None:
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if metrics_dir.name.startswith(_METRICS_DIR_PREFIX) and metrics_dir.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(metrics_dir, ignore_errors=True)

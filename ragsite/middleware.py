@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -12,6 +14,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from ragsite.errors import DatabaseUnavailable, RequestTooLarge, ServiceError, error_response
 from ragsite.log import request_id_var
+from ragsite.metrics import request_observe
+
+access_logger = logging.getLogger("ragsite.access")
 
 # An incoming id is echoed only if it is short and plain, so it cannot forge log lines or headers.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -31,6 +36,74 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RequestLogMiddleware:
+    """Exactly one access line and one latency observation per request, once its response is complete.
+
+    The line holds the request id, method, path (never the query string), status, duration_ms and the API key's
+    prefix, never headers or bodies. A stream is complete when its last byte has gone or its client has left, so
+    its line and its latency cover the whole answer. Placed outside the middleware that can change the status.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        response = self.get_response(request)
+        if response.streaming:
+            # Django closes the response after the server has sent it (or the client left), which closes this too.
+            response.streaming_content = _OnClose(
+                response.streaming_content, lambda: _request_done(request, response, started)
+            )
+        else:
+            _request_done(request, response, started)
+        return response
+
+
+class _OnClose:
+    """An iterable that runs a callback, once, when it is closed (started or not)."""
+
+    def __init__(self, content: Iterable[bytes], callback: Callable[[], None]) -> None:
+        self.content, self.callback, self.called = content, callback, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.content)
+
+    def close(self) -> None:
+        if not self.called:
+            self.called = True
+            self.callback()
+
+
+def _request_done(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    seconds = time.monotonic() - started
+    match = request.resolver_match
+    request_observe(
+        method=request.method or "", route=match.route if match else None, status=response.status_code, seconds=seconds
+    )
+    access_logger.info(
+        "event=request",
+        extra={
+            "request_id": getattr(request, "request_id", "-"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "api_key": _api_key_prefix(request),
+        },
+    )
+
+
+def _api_key_prefix(request: HttpRequest) -> str:
+    """The prefix of the API key that authenticated the request (its public part, made to be logged), or "-".
+
+    Authentication sets `request.api_key_prefix`; DRF's `request.auth` (copied onto Django's request) is the
+    fallback when it is a key object with a `prefix`.
+    """
+    prefix = getattr(request, "api_key_prefix", None) or getattr(getattr(request, "auth", None), "prefix", None)
+    return prefix if isinstance(prefix, str) and prefix else "-"
 
 
 class RequestSizeLimitMiddleware:

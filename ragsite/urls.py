@@ -6,10 +6,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from ragsite.health import HealthView, LiveView
+from ragsite.metrics import metrics_view
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("documents.urls")),
     path("", include("chat.urls")),

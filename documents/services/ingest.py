@@ -30,6 +30,7 @@ from documents.services.embeddings import EmbeddingProvider, Vector, embedding_p
 from documents.services.parsing import text_clean
 from documents.services.vector_index import embedding_space_ensure
 from ragsite.errors import ServiceError, ValidationFailed, VaultNotFound
+from ragsite.metrics import ingest_observe
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ def documents_embed(batch: IngestBatch, *, provider: EmbeddingProvider) -> None:
 def documents_store(batch: IngestBatch) -> list[IngestResult | ServiceError]:
     """Write an embedded batch: new documents together in one transaction, updates and races one by one.
 
-    Side effects: may create the model's vector index; inserts and updates documents and chunks.
+    Side effects: may create the model's vector index; inserts and updates documents and chunks; counts the
+    outcomes in the metrics.
     """
     if batch.pending:
         assert batch.model is not None, "documents_store needs an embedded batch"
@@ -186,7 +188,11 @@ def documents_store(batch: IngestBatch) -> list[IngestResult | ServiceError]:
                 batch.outcomes[plan.index] = error
         batch.pending = []
         search_statistics_forget()
-    return [outcome for outcome in batch.outcomes if outcome is not None]
+    outcomes = [outcome for outcome in batch.outcomes if outcome is not None]
+    for outcome in outcomes:
+        if isinstance(outcome, IngestResult):
+            ingest_observe(status=outcome.status, chunks=outcome.chunk_count)
+    return outcomes
 
 
 def _store_new_together(plans: list[_Plan], batch: IngestBatch) -> list[_Plan]:

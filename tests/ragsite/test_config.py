@@ -101,6 +101,8 @@ def test_with_an_api_key_the_openai_models_are_the_defaults():
         ("DEFAULT_TEMPERATURE", "hot", "DEFAULT_TEMPERATURE='hot' must be a number from 0.0 to 2.0"),
         ("PORT", "70000", "PORT='70000' must be an integer from 1 to 65535"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' must be one of keyvalue, json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16 characters"),
         ("OPENAI_API_BASE", "api.openai.com", "OPENAI_API_BASE='api.openai.com' must be an http:// or https:// URL"),
     ],
 )
