@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from chat.models import Agent, Message, Session
+from chat.models import Agent, Session
 from chat.selectors import agent_get, session_turns
 from chat.services.llm import ChatModel, chat_model
 from chat.services.prompts import answer_messages, condense_messages, truncate_tokens
@@ -235,30 +236,49 @@ class Citations:
         return [source_of(self.passages[number - 1]) for number in self.order]
 
 
+# One statement, so atomic without a transaction around it (one round trip and one commit per turn). The session
+# row comes first (INSERT … ON CONFLICT: two first messages to one new session at the same moment make one session;
+# the agent by subquery: one deleted during a long generation becomes NULL, not a failed save), then the question
+# and the answer, in that order. Foreign keys are checked at the end of the statement, when the session exists.
+_EXCHANGE_SQL = """
+WITH session AS (
+    INSERT INTO chat_session (id, agent_id, created_at, last_active_at)
+    VALUES (%(session_id)s, (SELECT id FROM chat_agent WHERE id = %(agent_id)s), %(now)s, %(now)s)
+    ON CONFLICT (id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at
+    RETURNING id
+)
+INSERT INTO chat_message (session_id, role, content, sources, created_at)
+SELECT session.id, m.role, m.content, m.sources, %(now)s
+FROM session, (VALUES (1, 'user', %(question)s, '[]'::jsonb), (2, 'assistant', %(answer)s, %(sources)s::jsonb))
+    AS m(position, role, content, sources)
+ORDER BY m.position
+RETURNING id
+"""
+
+
 def exchange_save(*, turn: ChatTurn, answer: str, sources: list[dict[str, Any]]) -> int:
     """Save the question and the answer, creating the session on first use. Returns the answer's message id.
 
-    Side effects: one transaction. The session row is created with INSERT … ON CONFLICT, so two first messages
-    to one new session at the same moment make one session.
+    Side effects: one statement (atomic on its own).
     """
-    now = timezone.now()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                # The agent by subquery: one deleted during a long generation becomes NULL, not a failed save.
-                "INSERT INTO chat_session (id, agent_id, created_at, last_active_at) "
-                "VALUES (%s, (SELECT id FROM chat_agent WHERE id = %s), %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at",
-                [turn.session_id, turn.agent.pk if turn.agent else None, now, now],
-            )
-        session = Session(pk=turn.session_id)
-        Message.objects.create(session=session, role=Message.Role.USER, content=turn.question, sources=[])
-        reply = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content=answer, sources=sources)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EXCHANGE_SQL,
+            {
+                "session_id": turn.session_id,
+                "agent_id": turn.agent.pk if turn.agent else None,
+                "now": timezone.now(),
+                "question": turn.question,
+                "answer": answer,
+                "sources": Jsonb(sources),
+            },
+        )
+        reply_id = max(row[0] for row in cursor.fetchall())
     logger.info(
         "event=chat_answered session_id=%s message_id=%s mode=%s sources=%s",
         turn.session_id,
-        reply.pk,
+        reply_id,
         turn.mode,
         len(sources),
     )
-    return reply.pk
+    return reply_id
