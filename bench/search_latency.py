@@ -37,12 +37,6 @@ def synthetic_text(rng: random.Random, words: int | None = None) -> str:
     return " ".join(rng.choices(VOCABULARY, weights=ZIPF_WEIGHTS, k=count)) + "."
 
 
-PASSAGES_SQL = (
-    "SELECT c.id, c.document_id, d.title, d.source, c.text FROM documents_chunk c "
-    "JOIN documents_document d ON d.id = c.document_id WHERE c.id = ANY(%s)"
-)
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -60,7 +54,7 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
-        from documents.selectors import chunk_vector_query
+        from documents.selectors import PASSAGES_SQL, chunk_vector_explain, vector_statement
         from documents.services.embeddings import embedding_provider
         from documents.services.ingest import IngestRequest, documents_ingest
         from documents.services.vector_index import embedding_index_deferred
@@ -84,9 +78,7 @@ def main() -> None:
         queries = [synthetic_text(rng, rng.randint(3, 8)) for _ in range(args.queries)]
         vectors = provider.embed(queries)
 
-        vector_query = chunk_vector_query(query_vector=vectors[0], model="bench-384", k=20)
-        print("EXPLAIN of the vector query:\n" + vector_query.explain())
-        vector_sql, _ = vector_query.query.sql_with_params()
+        print("EXPLAIN of the vector query:\n" + chunk_vector_explain(query_vector=vectors[0], model="bench-384", k=20))
 
         from documents import selectors
 
@@ -95,13 +87,16 @@ def main() -> None:
 
         def bare_sql(query: str, vector) -> None:
             # The statements /search runs, with their parameters, straight through psycopg: the BM25 keyword query
-            # (its statistics from the same cache the endpoint uses), the vector query, and the load of the
-            # passages that survive fusion (the endpoint's top 5; here the nearest 5, the same work).
+            # (its statistics from the same cache the endpoint uses), the vector query in its transaction with its
+            # scan settings, and the load of the passages that survive fusion (the endpoint's top 5; here the
+            # nearest 5, the same work).
             statement = selectors.keyword_statement(query=query, k=20)
             if statement is not None:
                 raw.execute(statement.sql, statement.params).fetchall()
-            sql, params = chunk_vector_query(query_vector=vector, model="bench-384", k=20).query.sql_with_params()
-            nearest = raw.execute(sql, params).fetchall()
+            vector = vector_statement(query_vector=vector, model="bench-384", k=20)
+            with raw.transaction():
+                raw.execute(*vector.configure)
+                nearest = raw.execute(vector.sql, vector.params).fetchall()
             raw.execute(PASSAGES_SQL, [[row[0] for row in nearest[:5]]]).fetchall()
 
         def endpoint(query: str) -> None:
