@@ -32,6 +32,9 @@ class Session(models.Model):
     id = models.CharField(primary_key=True, max_length=200)
     # ON DELETE SET NULL in the database: a session outlives the agent it talked to.
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="sessions")
+    # The vault every turn of the session searched; NULL when it searched everything or several vaults. Keys bound
+    # to a vault see only its sessions. ON DELETE SET NULL in the database (migration 0002).
+    vault = models.ForeignKey(Vault, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="sessions")
     created_at = models.DateTimeField(auto_now_add=True)
     last_active_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

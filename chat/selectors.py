@@ -16,8 +16,12 @@ def agent_list(*, vault_id: uuid.UUID | None = None) -> QuerySet[Agent]:
     return agents.filter(vault_id=vault_id) if vault_id is not None else agents
 
 
-def agent_get(*, agent_id: uuid.UUID) -> Agent:
-    agent = Agent.objects.filter(pk=agent_id).first()
+def agent_get(*, agent_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> Agent:
+    """One agent; AgentNotFound if there is none (or, with `vault_scope`, none in that vault)."""
+    agents = Agent.objects.filter(pk=agent_id)
+    if vault_scope is not None:
+        agents = agents.filter(vault_id=vault_scope)
+    agent = agents.first()
     if agent is None:
         raise AgentNotFound(detail=f"no agent with id {agent_id}")
     return agent
@@ -35,13 +39,13 @@ def session_turns(*, session_id: str, limit: int) -> list[Turn]:
     return [Turn(role=role, content=content) for role, content in reversed(list(recent))]
 
 
-def session_get(*, session_id: str) -> Session:
-    """A session with its messages prefetched in order; SessionNotFound if there is none."""
-    session = (
-        Session.objects.prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("id")))
-        .filter(pk=session_id)
-        .first()
-    )
+def session_get(*, session_id: str, vault_scope: uuid.UUID | None = None) -> Session:
+    """A session with its messages prefetched in order; SessionNotFound if there is none (or, with `vault_scope`,
+    none of that vault's)."""
+    sessions = Session.objects.prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("id")))
+    if vault_scope is not None:
+        sessions = sessions.filter(vault_id=vault_scope)
+    session = sessions.filter(pk=session_id).first()
     if session is None:
         raise SessionNotFound(detail=f"no session with id {session_id[:200]}")
     return session

@@ -19,38 +19,48 @@ from chat.services.answer import chat_answer, chat_answer_events, chat_turn_prep
 from chat.services.sessions import session_delete
 from documents.selectors import vault_get
 from documents.views import path_uuid
+from ragsite.apikeys.permissions import ADMIN, READ, WRITE
+from ragsite.apikeys.scoping import request_vault_id, request_vault_scope
 from ragsite.errors import AgentNotFound, SessionNotFound
 
 
 class AgentListView(APIView):
+    required_scopes = {"GET": READ, "POST": ADMIN}
+
     def get(self, request: Request) -> Response:
         query = serializers.AgentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        agents = selectors.agent_list(vault_id=query.validated_data.get("vault_id"))
+        agents = selectors.agent_list(vault_id=request_vault_id(request, query.validated_data.get("vault_id")))
         return Response({"agents": serializers.AgentOutputSerializer(agents, many=True).data})
 
     def post(self, request: Request) -> Response:
         payload = serializers.AgentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        agent = agent_create(
-            name=data["name"], vault=vault_get(vault_id=data["vault_id"]), system_prompt=data["system_prompt"]
-        )
+        vault = vault_get(vault_id=request_vault_id(request, data["vault_id"]))
+        agent = agent_create(name=data["name"], vault=vault, system_prompt=data["system_prompt"])
         return Response(serializers.AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
 
 
 class AgentDetailView(APIView):
+    required_scopes = {"GET": READ, "DELETE": ADMIN}
+
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = selectors.agent_get(agent_id=path_uuid(agent_id, AgentNotFound))
+        agent = selectors.agent_get(
+            agent_id=path_uuid(agent_id, AgentNotFound), vault_scope=request_vault_scope(request)
+        )
         return Response(serializers.AgentOutputSerializer(agent).data)
 
     def delete(self, request: Request, agent_id: str) -> Response:
         agent_id_ = path_uuid(agent_id, AgentNotFound)
-        agent_delete(agent_id=agent_id_)
+        agent_delete(agent_id=agent_id_, vault_scope=request_vault_scope(request))
         return Response({"agent_id": str(agent_id_), "status": "deleted"})
 
 
 class ChatView(APIView):
+    required_scopes = {"POST": READ}
+    rate_budget = "chat"
+
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         payload = serializers.ChatInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -59,10 +69,11 @@ class ChatView(APIView):
         turn = chat_turn_prepare(
             message=data["message"],
             session_id=data.get("session_id") or None,
-            vault_id=data.get("vault_id"),
+            vault_id=request_vault_id(request, data.get("vault_id")),
             agent_id=data.get("agent_id"),
             top_k=config.get("top_k"),
             temperature=config.get("temperature"),
+            vault_scope=request_vault_scope(request),
         )
         if data.get("stream"):
             response = StreamingHttpResponse(
@@ -80,12 +91,14 @@ def server_sent_events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 
 class SessionDetailView(APIView):
+    required_scopes = {"GET": READ, "DELETE": WRITE}
+
     def get(self, request: Request, session_id: str) -> Response:
-        session = selectors.session_get(session_id=_session_id(session_id))
+        session = selectors.session_get(session_id=_session_id(session_id), vault_scope=request_vault_scope(request))
         return Response(serializers.SessionOutputSerializer(session).data)
 
     def delete(self, request: Request, session_id: str) -> Response:
-        session_delete(session_id=_session_id(session_id))
+        session_delete(session_id=_session_id(session_id), vault_scope=request_vault_scope(request))
         return Response({"session_id": session_id, "status": "deleted"})
 
 

@@ -34,31 +34,36 @@ def document_list(*, vault_id: uuid.UUID | None = None, q: str | None = None) ->
     return documents.order_by("-created_at", "-id")
 
 
-def document_get(*, document_id: uuid.UUID) -> Document:
-    """One document with its chunks prefetched in order; DocumentNotFound if there is none."""
+def document_get(*, document_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> Document:
+    """One document with its chunks prefetched in order; DocumentNotFound if there is none (or, with
+    `vault_scope`, none in that vault)."""
     chunks = Chunk.objects.only("id", "document_id", "position", "text").order_by("position")  # never the vectors
-    document = (
-        Document.objects.annotate(chunk_count=Count("chunks"), embedding_model=Min("chunks__embedding_model"))
-        .prefetch_related(Prefetch("chunks", queryset=chunks))
-        .filter(pk=document_id)
-        .first()
-    )
+    documents = Document.objects.annotate(
+        chunk_count=Count("chunks"), embedding_model=Min("chunks__embedding_model")
+    ).prefetch_related(Prefetch("chunks", queryset=chunks))
+    if vault_scope is not None:
+        documents = documents.filter(vault_id=vault_scope)
+    document = documents.filter(pk=document_id).first()
     if document is None:
         raise DocumentNotFound(detail=f"no document with id {document_id}")
     return document
 
 
-def vault_list() -> QuerySet[Vault]:
-    return Vault.objects.annotate(document_count=Count("documents")).order_by("name")
+def vault_list(*, vault_scope: uuid.UUID | None = None) -> QuerySet[Vault]:
+    """Vaults by name, each with its `document_count`; with `vault_scope`, that vault alone."""
+    vaults = Vault.objects.annotate(document_count=Count("documents")).order_by("name")
+    return vaults if vault_scope is None else vaults.filter(pk=vault_scope)
 
 
-def vault_get(*, vault_id: uuid.UUID, with_document_count: bool = False) -> Vault:
-    """One vault, with its `document_count` if asked; VaultNotFound if there is none.
+def vault_get(*, vault_id: uuid.UUID, with_document_count: bool = False, vault_scope: uuid.UUID | None = None) -> Vault:
+    """One vault, with its `document_count` if asked; VaultNotFound if there is none (or it is not `vault_scope`).
 
     Ingest, search and chat only check that the vault exists: counting a large vault's documents on every request
     would be their slowest query.
     """
     vaults = vault_list() if with_document_count else Vault.objects.all()
+    if vault_scope is not None:
+        vaults = vaults.filter(pk=vault_scope)
     vault = vaults.filter(pk=vault_id).first()
     if vault is None:
         raise VaultNotFound(detail=f"no vault with id {vault_id}")

@@ -17,6 +17,8 @@ from documents.services.ingest import document_ingest
 from documents.services.parsing import file_parse
 from documents.services.search import chunks_search
 from documents.services.vaults import vault_create, vault_delete
+from ragsite.apikeys.permissions import ADMIN, READ, WRITE
+from ragsite.apikeys.scoping import request_unbound, request_vault_id, request_vault_scope
 from ragsite.errors import DocumentNotFound, ServiceError, VaultNotFound
 
 
@@ -29,11 +31,14 @@ def path_uuid(value: str, not_found: type[ServiceError]) -> uuid.UUID:
 
 
 class IngestView(APIView):
+    required_scopes = {"POST": WRITE}
+
     def post(self, request: Request) -> Response:
         payload = serializers.IngestInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        vault = selectors.vault_get(vault_id=data["vault_id"]) if data.get("vault_id") else None
+        vault_id = request_vault_id(request, data.get("vault_id"))
+        vault = selectors.vault_get(vault_id=vault_id) if vault_id else None
         title, text = data.get("title", ""), data.get("text", "")
         upload = data.get("file")
         if upload is not None:
@@ -46,11 +51,14 @@ class IngestView(APIView):
 
 
 class SearchView(APIView):
+    required_scopes = {"POST": READ}
+
     def post(self, request: Request) -> Response:
         payload = serializers.SearchInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        vault_id = selectors.vault_get(vault_id=data["vault_id"]).pk if data.get("vault_id") else None
+        vault_id = request_vault_id(request, data.get("vault_id"))
+        vault_id = selectors.vault_get(vault_id=vault_id).pk if vault_id else None
         hits = chunks_search(
             query=data["query"],
             top_k=data.get("top_k") or settings.TOP_K_DEFAULT,
@@ -62,33 +70,44 @@ class SearchView(APIView):
 
 
 class DocumentListView(APIView):
+    required_scopes = {"GET": READ}
+
     def get(self, request: Request) -> Response:
         query = serializers.DocumentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        documents = selectors.document_list(vault_id=params.get("vault_id"), q=params.get("q"))
+        documents = selectors.document_list(
+            vault_id=request_vault_id(request, params.get("vault_id")), q=params.get("q")
+        )
         page = documents[params["offset"] : params["offset"] + params["limit"]]
         body = {"documents": page, "total": documents.count(), "limit": params["limit"], "offset": params["offset"]}
         return Response(serializers.DocumentListOutputSerializer(body).data)
 
 
 class DocumentDetailView(APIView):
+    required_scopes = {"GET": READ, "DELETE": WRITE}
+
     def get(self, request: Request, document_id: str) -> Response:
-        document = selectors.document_get(document_id=path_uuid(document_id, DocumentNotFound))
+        document = selectors.document_get(
+            document_id=path_uuid(document_id, DocumentNotFound), vault_scope=request_vault_scope(request)
+        )
         return Response(serializers.DocumentDetailOutputSerializer(document).data)
 
     def delete(self, request: Request, document_id: str) -> Response:
         document_id_ = path_uuid(document_id, DocumentNotFound)
-        document_delete(document_id=document_id_)
+        document_delete(document_id=document_id_, vault_scope=request_vault_scope(request))
         return Response({"document_id": str(document_id_), "status": "deleted"})
 
 
 class VaultListView(APIView):
+    required_scopes = {"GET": READ, "POST": ADMIN}
+
     def get(self, request: Request) -> Response:
-        vaults = selectors.vault_list()
+        vaults = selectors.vault_list(vault_scope=request_vault_scope(request))
         return Response({"vaults": serializers.VaultOutputSerializer(vaults, many=True).data})
 
     def post(self, request: Request) -> Response:
+        request_unbound(request)
         payload = serializers.VaultInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         vault = vault_create(**payload.validated_data)
@@ -97,11 +116,18 @@ class VaultListView(APIView):
 
 
 class VaultDetailView(APIView):
+    required_scopes = {"GET": READ, "DELETE": ADMIN}
+
     def get(self, request: Request, vault_id: str) -> Response:
-        vault = selectors.vault_get(vault_id=path_uuid(vault_id, VaultNotFound), with_document_count=True)
+        vault = selectors.vault_get(
+            vault_id=path_uuid(vault_id, VaultNotFound),
+            with_document_count=True,
+            vault_scope=request_vault_scope(request),
+        )
         return Response(serializers.VaultOutputSerializer(vault).data)
 
     def delete(self, request: Request, vault_id: str) -> Response:
+        request_unbound(request)
         vault_id_ = path_uuid(vault_id, VaultNotFound)
         vault_delete(vault_id=vault_id_)
         return Response({"vault_id": str(vault_id_), "status": "deleted"})

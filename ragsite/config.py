@@ -5,6 +5,7 @@ Every failure is a ConfigError whose message is one line naming the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 T = TypeVar("T")
 
+_RATE = re.compile(r"[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -98,6 +100,15 @@ class ConfigReader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self._fail(name, raw, "an http:// or https:// URL")
         return raw.rstrip("/")
+
+    def rate(self, name: str, *, default: str) -> str:
+        """A request rate in Django REST framework's form: `30/min`, `5/s`, `1000/hour`, `10000/day`."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if not _RATE.fullmatch(raw):
+            raise self._fail(name, raw, "a rate such as 30/min (requests per s, sec, min, hour or day)")
+        return raw
 
     def path(self, name: str, *, default: Path, base: Path) -> Path:
         raw = self._raw(name)

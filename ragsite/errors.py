@@ -56,6 +56,10 @@ class ValidationFailed(ServiceError):
     status, code, message = 422, "VALIDATION_ERROR", "Invalid request"
 
 
+class Forbidden(ServiceError):
+    status, code, message = 403, "FORBIDDEN", "Forbidden"
+
+
 class NotFound(ServiceError):
     status, code, message = 404, "NOT_FOUND", "Not found"
 
@@ -172,6 +176,8 @@ def exception_to_error(exc: Exception) -> ServiceError:
             headers = {}
             if isinstance(exc, drf.Throttled) and exc.wait is not None:
                 headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+            if getattr(exc, "auth_header", None):  # set by DRF on 401s: how to authenticate
+                headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
             return ServiceError(str(exc.detail), code=code, status=status, headers=headers)  # type: ignore[attr-defined]
     if isinstance(exc, Http404):
         return NotFound()

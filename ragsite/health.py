@@ -24,6 +24,11 @@ def pgvector_version() -> str | None:
 
 
 class HealthView(APIView):
+    # Open to load balancers and Railway's health check: no key, no rate limit (throttles skip views without
+    # required_scopes).
+    authentication_classes: list = []
+    permission_classes: list = []
+
     def get(self, request: Request) -> Response:
         body = {
             "status": "ok",
@@ -52,5 +57,8 @@ class HealthView(APIView):
 
 
 class LiveView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
     def get(self, request: Request) -> Response:
         return Response({"status": "ok", "version": settings.VERSION})

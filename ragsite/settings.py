@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.checks.security.base import (
     SECRET_KEY_INSECURE_PREFIX,
     SECRET_KEY_MIN_LENGTH,
@@ -45,6 +47,24 @@ ALLOWED_HOSTS = read.csv("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"]
 CORS_ORIGINS = read.csv("CORS_ORIGINS", default=[])
 
 DATA_DIR = read.path("DATA_DIR", default=BASE_DIR / ".data", base=BASE_DIR)
+
+# --- API keys and rate limits (ragsite/apikeys) ---------------------------------------------------------------------
+# Anything but development is deployed somewhere: keys are required there unless the operator says otherwise.
+API_AUTH = read.choice(
+    "API_AUTH", default="optional" if ENVIRONMENT == "development" else "required", choices=("required", "optional")
+)
+# Request budgets per API key (per client address without one), per window, shared by every worker and replica.
+RATE_LIMIT_CHAT = read.rate("RATE_LIMIT_CHAT", default="30/min")
+RATE_LIMIT_INGEST = read.rate("RATE_LIMIT_INGEST", default="60/min")
+RATE_LIMIT_READ = read.rate("RATE_LIMIT_READ", default="300/min")
+# Proxies in front of the service that append to X-Forwarded-For (Railway: 1). At 0 the header is ignored: anyone
+# could write it, and a client choosing its own address would choose a fresh rate-limit budget for every request.
+NUM_PROXIES = read.integer("NUM_PROXIES", default=0, minimum=0, maximum=10)
+# Rate-limit counters live in a cache every worker shares: Redis when configured, else a PostgreSQL table.
+REDIS_URL = read.string("REDIS_URL", default=None)
+if REDIS_URL is not None and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    # Not echoed: the URL may carry the Redis password.
+    raise ConfigError("invalid configuration: REDIS_URL must be a redis://, rediss:// or unix:// URL")
 
 # --- Server (read by ragsite/gunicorn.conf.py) --------------------------------------------------------------------
 HOST = read.string("HOST", default="0.0.0.0")
@@ -160,9 +180,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "axes",
     "ragsite",
     "documents",
     "chat",
+    "ragsite.apikeys",
 ]
 
 MIDDLEWARE = [
@@ -179,7 +201,34 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Shared cache (rate-limit counters) ----------------------------------------------------------------------------
+if REDIS_URL is not None:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            # The table is created by the apikeys migrations, so `migrate` is all a deployment runs.
+            "BACKEND": "ragsite.apikeys.cache.DatabaseCache",
+            "LOCATION": "ragsite_cache",
+            # Django culls a third of the rows past MAX_ENTRIES (default 300), live counters included; counters
+            # expire after two windows, so this bounds the table without forgetting anyone's count.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
+
+# --- Admin login: locked after repeated failures (django-axes) ----------------------------------------------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# An address that keeps failing is locked out, and so is a username tried from many addresses.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# The same client address as the rate limits: X-Forwarded-For only as far as NUM_PROXIES trusts it.
+AXES_CLIENT_IP_CALLABLE = "ragsite.apikeys.throttling.client_address"
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "ragsite.urls"
 WSGI_APPLICATION = "ragsite.wsgi.application"
@@ -228,6 +277,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_SIZE
 CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ORIGINS
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+# Browsers send X-API-Key (and X-Request-ID) only if the preflight allows them; Authorization is a default already.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "x-api-key", "x-request-id")
 
 # --- HTTPS behind a proxy (Railway's edge, a load balancer) ----------------------------------------------------------
 # The proxy terminates TLS and forwards plain HTTP with X-Forwarded-Proto. Without this header Django would think every
@@ -254,8 +305,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["ragsite.apikeys.authentication.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["ragsite.apikeys.permissions.HasAPIKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["ragsite.apikeys.throttling.BudgetThrottle"],
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "ragsite.errors.api_exception_handler",
 }
@@ -291,6 +344,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
+        # django-axes logs every failed admin login (with the username) at INFO; lockouts come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -48,9 +48,41 @@ def _plain_static_storage(settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _open_api(settings) -> None:
+    """Keys are optional and budgets generous unless a test says otherwise (tests/ragsite/test_api_keys.py and
+    test_rate_limits.py do), so tests of other behaviour need no key and never run out of requests."""
+    settings.API_AUTH = "optional"
+    settings.RATE_LIMIT_CHAT = settings.RATE_LIMIT_INGEST = settings.RATE_LIMIT_READ = "100000/min"
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient(raise_request_exception=False)
+
+
+@pytest.fixture
+def make_api_key(db):
+    """make_api_key(scope="read", vault=None) → (APIKey, secret): a real key, stored hashed as in production."""
+    from ragsite.apikeys.services import api_key_create
+
+    def make(scope: str = "read", vault=None, name: str = "test key"):
+        return api_key_create(name=name, scope=scope, vault=vault)
+
+    return make
+
+
+@pytest.fixture
+def keyed_client(make_api_key):
+    """keyed_client(scope="read", vault=None) → an APIClient that sends a fresh key of that scope as a Bearer."""
+
+    def client(scope: str = "read", vault=None) -> APIClient:
+        _, secret = make_api_key(scope=scope, vault=vault)
+        authorised = APIClient(raise_request_exception=False)
+        authorised.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return authorised
+
+    return client
 
 
 @pytest.fixture(scope="session")

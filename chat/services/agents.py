@@ -20,8 +20,12 @@ def agent_create(*, name: str, vault: Vault, system_prompt: str) -> Agent:
         raise AgentExists(detail=f"vault {vault.name!r} already has an agent named {name!r}") from None
 
 
-def agent_delete(*, agent_id: uuid.UUID) -> None:
-    """Delete an agent; its sessions stay, without an agent (ON DELETE SET NULL)."""
-    deleted, _ = Agent.objects.filter(pk=agent_id).delete()
+def agent_delete(*, agent_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> None:
+    """Delete an agent; its sessions stay, without an agent (ON DELETE SET NULL). AgentNotFound if there is none
+    (or, with `vault_scope`, none in that vault)."""
+    agents = Agent.objects.filter(pk=agent_id)
+    if vault_scope is not None:
+        agents = agents.filter(vault_id=vault_scope)
+    deleted, _ = agents.delete()
     if not deleted:
         raise AgentNotFound(detail=f"no agent with id {agent_id}")

@@ -25,7 +25,7 @@ from chat.services.prompts import answer_messages, condense_messages, truncate_t
 from documents.selectors import vault_get
 from documents.services.parsing import text_clean
 from documents.services.search import SearchHit, chunks_search
-from ragsite.errors import ValidationFailed, exception_to_error
+from ragsite.errors import Forbidden, ValidationFailed, exception_to_error
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class ChatTurn:
 
     session_id: str
     agent: Agent | None
+    vault_id: uuid.UUID | None
     question: str
     passages: list[SearchHit]
     model: ChatModel | None
@@ -68,13 +69,15 @@ def chat_turn_prepare(
     agent_id: uuid.UUID | None = None,
     top_k: int | None = None,
     temperature: float | None = None,
+    vault_scope: uuid.UUID | None = None,
 ) -> ChatTurn:
-    """Resolve the agent and vault, read the history, retrieve passages and build the prompt.
+    """Resolve the agent and vault, read the history, retrieve passages and build the prompt. With `vault_scope`
+    (an API key bound to that vault), agents and sessions of other vaults are out of reach.
 
     Side effects: with history and a chat model, one model call that rewrites the question for retrieval; one
     embedding call for the search. No writes.
     """
-    agent = agent_get(agent_id=agent_id) if agent_id else None
+    agent = agent_get(agent_id=agent_id, vault_scope=vault_scope) if agent_id else None
     if agent is not None:
         if vault_id is not None and vault_id != agent.vault_id:
             raise ValidationFailed(detail={"vault_id": ["The agent answers from its own vault; leave vault_id out."]})
@@ -82,7 +85,11 @@ def chat_turn_prepare(
     elif vault_id is not None:
         vault_get(vault_id=vault_id)
     session_id = session_id or uuid.uuid4().hex
-    session_agent = Session.objects.filter(pk=session_id).values_list("agent_id", flat=True).first()
+    existing = Session.objects.filter(pk=session_id).values_list("agent_id", "vault_id").first()
+    if existing is not None and vault_scope is not None and existing[1] != vault_scope:
+        # Session ids are chosen by clients, so an id in use elsewhere cannot be hidden; its history can.
+        raise Forbidden(detail="this session id is in use outside this API key's vault; choose another")
+    session_agent = existing[0] if existing is not None else None
     if session_agent is not None and (agent is None or agent.pk != session_agent):
         # Its history comes from another agent's vault; continuing it elsewhere would leak that conversation.
         raise ValidationFailed(detail={"agent_id": ["This session belongs to another agent; start a new session."]})
@@ -109,6 +116,7 @@ def chat_turn_prepare(
     turn = ChatTurn(
         session_id=session_id,
         agent=agent,
+        vault_id=vault_id,
         question=message,
         passages=passages,
         model=model,
@@ -238,13 +246,23 @@ class Citations:
 
 # One statement, so atomic without a transaction around it (one round trip and one commit per turn). The session
 # row comes first (INSERT … ON CONFLICT: two first messages to one new session at the same moment make one session;
-# the agent by subquery: one deleted during a long generation becomes NULL, not a failed save), then the question
-# and the answer, in that order. Foreign keys are checked at the end of the statement, when the session exists.
+# the agent and vault by subquery: one deleted during a long generation becomes NULL, not a failed save), then the
+# question and the answer, in that order. Foreign keys are checked at the end of the statement, when the session
+# exists. A session that searched another vault than before keeps no vault: its history now quotes both, so only
+# API keys that span every vault may read it.
 _EXCHANGE_SQL = """
 WITH session AS (
-    INSERT INTO chat_session (id, agent_id, created_at, last_active_at)
-    VALUES (%(session_id)s, (SELECT id FROM chat_agent WHERE id = %(agent_id)s), %(now)s, %(now)s)
-    ON CONFLICT (id) DO UPDATE SET last_active_at = EXCLUDED.last_active_at
+    INSERT INTO chat_session (id, agent_id, vault_id, created_at, last_active_at)
+    VALUES (
+        %(session_id)s,
+        (SELECT id FROM chat_agent WHERE id = %(agent_id)s),
+        (SELECT id FROM documents_vault WHERE id = %(vault_id)s),
+        %(now)s,
+        %(now)s
+    )
+    ON CONFLICT (id) DO UPDATE SET
+        last_active_at = EXCLUDED.last_active_at,
+        vault_id = CASE WHEN chat_session.vault_id = EXCLUDED.vault_id THEN chat_session.vault_id END
     RETURNING id
 )
 INSERT INTO chat_message (session_id, role, content, sources, created_at)
@@ -267,6 +285,7 @@ def exchange_save(*, turn: ChatTurn, answer: str, sources: list[dict[str, Any]])
             {
                 "session_id": turn.session_id,
                 "agent_id": turn.agent.pk if turn.agent else None,
+                "vault_id": turn.vault_id,
                 "now": timezone.now(),
                 "question": turn.question,
                 "answer": answer,

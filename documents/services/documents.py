@@ -20,9 +20,13 @@ from ragsite.errors import DocumentNotFound
 logger = logging.getLogger(__name__)
 
 
-def document_delete(*, document_id: uuid.UUID) -> None:
-    """Delete a document and its chunks (ON DELETE CASCADE, one statement); DocumentNotFound if there is none."""
-    deleted, _ = Document.objects.filter(pk=document_id).delete()
+def document_delete(*, document_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> None:
+    """Delete a document and its chunks (ON DELETE CASCADE, one statement); DocumentNotFound if there is none (or,
+    with `vault_scope`, none in that vault)."""
+    documents = Document.objects.filter(pk=document_id)
+    if vault_scope is not None:
+        documents = documents.filter(vault_id=vault_scope)
+    deleted, _ = documents.delete()
     if not deleted:
         raise DocumentNotFound(detail=f"no document with id {document_id}")
     search_statistics_forget()

@@ -1,0 +1,1 @@
+"""API keys (hashed, scoped, optionally bound to one vault) and per-key request budgets."""
