@@ -207,7 +207,14 @@ MIDDLEWARE = [
 
 # --- Shared cache (rate-limit counters) ----------------------------------------------------------------------------
 if REDIS_URL is not None:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis costs a request a second at most (rate limits then let it through).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {
         "default": {

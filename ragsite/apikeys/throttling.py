@@ -8,6 +8,7 @@ so every worker and replica counts every request.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -24,6 +26,8 @@ from ragsite.apikeys.permissions import READ, required_scope
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNSAFE_KEY_CHARACTERS = re.compile(r"[^0-9A-Za-z:._-]")
@@ -84,7 +88,13 @@ class BudgetThrottle(BaseThrottle):
         now = time.time()
         current = int(now // window)
         key = _UNSAFE_KEY_CHARACTERS.sub("_", f"ratelimit:{budget}:{window}:{who}:{current}")[:200]
-        if budget_count(key, window=window) <= limit:
+        try:
+            count = budget_count(key, window=window)
+        except RedisError as exc:
+            # A rate limit is a guard, not the service: with Redis away, serve rather than fail every request.
+            logger.warning("event=rate_limit_unavailable budget=%s error=%s", budget, type(exc).__name__)
+            return True
+        if count <= limit:
             return True
         self.retry_after = (current + 1) * window - now
         return False

@@ -91,3 +91,17 @@ def test_concurrent_increments_in_the_database_cache_all_count():
         assert cache.get(key) == 200
     finally:
         cache.delete(key)
+
+
+def test_with_redis_unreachable_requests_are_served_and_the_outage_logged(settings, api_client, world, caplog):
+    settings.RATE_LIMIT_READ = "1/hour"
+    # A real Redis client against a closed port: connection refused, as when Redis is down.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    assert [api_client.get("/vaults").status_code for _ in range(2)] == [200, 200]
+    assert "event=rate_limit_unavailable budget=read error=ConnectionError" in caplog.text
