@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from ragsite.apikeys.services import PREFIX_LENGTH, api_key_admits_metrics
 from ragsite.errors import ServiceError, error_response
 
 # Up to two minutes: a streamed chat answer is one request from its first byte to its last.
@@ -135,11 +136,16 @@ def metrics_exposition() -> bytes:
 
 
 def _authorized(request: HttpRequest) -> bool:
+    """METRICS_TOKEN, or an admin API key that spans every vault (metrics count all of them)."""
     token = settings.METRICS_TOKEN
-    if token is None:
-        return not settings.IS_PRODUCTION
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+    presented = credentials.strip() if scheme.lower() == "bearer" else ""
+    if token is not None and hmac.compare_digest(presented.encode(), token.encode()):
+        return True
+    if presented and api_key_admits_metrics(token=presented):
+        request.api_key_prefix = presented[:PREFIX_LENGTH]  # type: ignore[attr-defined]  # for the request log
+        return True
+    return token is None and not settings.IS_PRODUCTION
 
 
 @require_GET

@@ -57,6 +57,14 @@ def api_key_find(*, token: str) -> APIKey | None:
     return APIKey.objects.filter(key_hash=api_key_hash(token)).first()
 
 
+def api_key_admits_metrics(*, token: str) -> bool:
+    """Whether this secret is an active admin key that spans every vault: such a key may read /metrics."""
+    api_key = api_key_find(token=token)
+    return (
+        api_key is not None and not api_key.is_revoked and api_key.scope == APIKey.Scope.ADMIN and not api_key.vault_id
+    )
+
+
 def api_key_touch(*, api_key: APIKey) -> None:
     """Record that the key was used, at most once per LAST_USED_RESOLUTION. Side effects: maybe one UPDATE."""
     now = timezone.now()

@@ -179,3 +179,22 @@ def test_development_without_a_token_is_open(api_client, settings):
 
 def test_only_get_is_allowed(api_client):
     assert_envelope(api_client.post("/metrics"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_an_admin_key_spanning_every_vault_may_read_metrics_in_production(api_client, settings, make_api_key):
+    from documents.models import Vault
+
+    settings.IS_PRODUCTION = True
+    settings.METRICS_TOKEN = TOKEN
+    admin_key, admin_secret = make_api_key(scope="admin")
+    _, write_secret = make_api_key(scope="write")
+    _, bound_secret = make_api_key(scope="admin", vault=Vault.objects.create(name="HR"))
+
+    response = api_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {admin_secret}")
+    assert response.status_code == 200
+    assert response.wsgi_request.api_key_prefix == admin_key.prefix
+    for secret in (write_secret, bound_secret):
+        assert_envelope(api_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {secret}"), 401, "UNAUTHORIZED")
+    admin_key.revoked_at = timezone.now()
+    admin_key.save()
+    assert_envelope(api_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {admin_secret}"), 401, "UNAUTHORIZED")
