@@ -12,7 +12,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.live import gunicorn_server
+from tests.live import gunicorn_server, manage, service_env
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,6 @@ SECRETS = {
     "SECRET_KEY": "django-secret-key-9c8b7a6d5e4f3a2b1c0d9e8f7a6b5c4d",
     "METRICS_TOKEN": "metrics-secret-token-1a2b3c4d5e",
 }
-CLIENT_KEY = "rk_clientkey_secret_8e7d6c5b4a"
 DOCUMENT = "Zanzibarian quokkas negotiate the Vortigern merger under clause ninety-seven."
 QUESTION = "Which quokkas negotiate Vortigern clauses"
 
@@ -89,7 +88,11 @@ def test_debug_logs_hold_no_secret_key_or_text(tmp_path: Path):
             **SECRETS,
         ) as server,
     ):
-        auth = {"Authorization": f"Bearer {CLIENT_KEY}", "X-API-Key": CLIENT_KEY}
+        # A real key (a wrong one is refused with 401), made as an operator would.
+        created = manage("create_api_key", "log test", "--scope", "write", env=service_env(DATA_DIR=str(tmp_path)))
+        assert created.returncode == 0, created.stderr
+        client_key = created.stdout.strip()
+        auth = {"Authorization": f"Bearer {client_key}", "X-API-Key": client_key}
         with httpx.Client(base_url=server.url, headers=auth, timeout=30) as client:
             ingested = client.post("/ingest", json={"text": DOCUMENT, "title": "Quokka minutes"})
             assert ingested.status_code == 200, ingested.text
@@ -109,8 +112,9 @@ def test_debug_logs_hold_no_secret_key_or_text(tmp_path: Path):
     requests = re.findall(r"logger=ragsite\.access request_id=\w+ event=request method=\w+ path=(\S+)", log)
     assert len([path for path in requests if path != "/health/live"]) == 7
     assert "path=/chat status=200" in log
-    for secret in [*SECRETS.values(), CLIENT_KEY]:
+    for secret in [*SECRETS.values(), client_key, client_key[12:]]:
         assert secret not in log
+    assert f"api_key={client_key[:12]}" in log  # the prefix, made to be logged
     for word in ["Zanzibarian", "quokka", "Vortigern", "ninety-seven", "Quokka minutes"]:
         assert word.lower() not in log.lower()
     assert "Authorization" not in log and "X-API-Key" not in log

@@ -13,7 +13,7 @@ _PRINT = (
 )
 _PRODUCTION = {
     "ENVIRONMENT": "production",
-    "SECRET_KEY": "k" * 50,
+    "SECRET_KEY": "test-only-production-secret-key-0123456789-abcdefghij",
     "ALLOWED_HOSTS": "rag.example.com",
     "DB_URL": "postgresql://app:pw@127.0.0.1:9/rag",
 }
