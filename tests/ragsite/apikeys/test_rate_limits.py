@@ -105,3 +105,9 @@ def test_with_redis_unreachable_requests_are_served_and_the_outage_logged(settin
     }
     assert [api_client.get("/vaults").status_code for _ in range(2)] == [200, 200]
     assert "event=rate_limit_unavailable budget=read error=ConnectionError" in caplog.text
+
+
+def test_the_counters_table_is_unlogged_so_counting_a_request_waits_for_no_disk_write(db):
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'ragsite_cache'")
+        assert cursor.fetchone() == ("u",)
