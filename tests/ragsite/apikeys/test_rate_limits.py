@@ -69,16 +69,17 @@ def test_health_is_never_rate_limited(settings, api_client, db):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_increments_in_the_database_cache_all_count():
-    """Django's own incr reads then writes; here 8 threads (8 connections) adding 25 each must reach 200."""
+    """Django's own incr reads then writes; here 8 threads (8 connections) adding 25 each count 1..200, once each."""
     key = "ratelimit:test-concurrency"
     cache.delete(key)
     barrier = threading.Barrier(8)
+    seen: list[int] = []
 
     def hammer() -> None:
         barrier.wait()
         try:
             for _ in range(25):
-                budget_count(key, window=3600)
+                seen.append(budget_count(key, window=3600))
         finally:
             connections.close_all()
 
@@ -88,9 +89,20 @@ def test_concurrent_increments_in_the_database_cache_all_count():
     for thread in threads:
         thread.join()
     try:
-        assert cache.get(key) == 200
+        assert sorted(seen) == list(range(1, 201))
     finally:
         cache.delete(key)
+
+
+def test_a_counter_starts_again_once_it_expired(db):
+    key = "ratelimit:test-expiry"
+    cache.delete(key)
+    assert [cache.count(key, lifetime=3600) for _ in range(3)] == [1, 2, 3]
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "UPDATE ragsite_cache SET expires = now() - interval '1 second' WHERE cache_key LIKE %s", [f"%{key}"]
+        )
+    assert cache.count(key, lifetime=3600) == 1
 
 
 def test_with_redis_unreachable_requests_are_served_and_the_outage_logged(settings, api_client, world, caplog):
