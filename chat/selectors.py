@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from chat.models import Agent, Message, Session
@@ -27,16 +29,38 @@ def agent_get(*, agent_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> A
     return agent
 
 
-def session_turns(*, session_id: str, limit: int) -> list[Turn]:
-    """The last `limit` user and assistant messages of a session, oldest first (none for a new session)."""
-    if limit <= 0:
-        return []
-    recent = (
-        Message.objects.filter(session_id=session_id, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
-        .order_by("-id")
-        .values_list("role", "content")[:limit]
-    )
-    return [Turn(role=role, content=content) for role, content in reversed(list(recent))]
+@dataclass(frozen=True)
+class SessionState:
+    """What a chat turn needs to know of its session before answering."""
+
+    exists: bool
+    agent_id: uuid.UUID | None
+    vault_id: uuid.UUID | None
+    history: list[Turn]  # the last user and assistant messages, oldest first
+
+
+# The session row and its last messages in one round trip: a turn reads both before anything else can start.
+_SESSION_STATE_SQL = """
+SELECT s.id IS NOT NULL, s.agent_id, s.vault_id, m.role, m.content
+FROM (SELECT %(session_id)s::varchar AS id) AS wanted
+LEFT JOIN chat_session s ON s.id = wanted.id
+LEFT JOIN LATERAL (
+    SELECT id, role, content FROM chat_message
+    WHERE session_id = wanted.id AND role IN ('user', 'assistant')
+    ORDER BY id DESC LIMIT %(limit)s
+) AS m ON true
+ORDER BY m.id
+"""
+
+
+def session_state(*, session_id: str, limit: int) -> SessionState:
+    """The session's agent and vault (None for a session not created yet) and its last `limit` turns."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SESSION_STATE_SQL, {"session_id": session_id, "limit": max(limit, 0)})
+        rows = cursor.fetchall()
+    exists, agent_id, vault_id = rows[0][:3]
+    history = [Turn(role=role, content=content) for *_, role, content in rows if role is not None]
+    return SessionState(exists=exists, agent_id=agent_id, vault_id=vault_id, history=history)
 
 
 def session_get(*, session_id: str, vault_scope: uuid.UUID | None = None) -> Session:

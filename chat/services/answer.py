@@ -18,8 +18,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from chat.models import Agent, Session
-from chat.selectors import agent_get, session_turns
+from chat.models import Agent
+from chat.selectors import agent_get, session_state
 from chat.services.llm import ChatModel, chat_model
 from chat.services.prompts import answer_messages, condense_messages, truncate_tokens
 from documents.selectors import vault_get
@@ -85,15 +85,14 @@ def chat_turn_prepare(
     elif vault_id is not None:
         vault_get(vault_id=vault_id)
     session_id = session_id or uuid.uuid4().hex
-    existing = Session.objects.filter(pk=session_id).values_list("agent_id", "vault_id").first()
-    if existing is not None and vault_scope is not None and existing[1] != vault_scope:
+    state = session_state(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
+    if state.exists and vault_scope is not None and state.vault_id != vault_scope:
         # Session ids are chosen by clients, so an id in use elsewhere cannot be hidden; its history can.
         raise Forbidden(detail="this session id is in use outside this API key's vault; choose another")
-    session_agent = existing[0] if existing is not None else None
-    if session_agent is not None and (agent is None or agent.pk != session_agent):
+    if state.agent_id is not None and (agent is None or agent.pk != state.agent_id):
         # Its history comes from another agent's vault; continuing it elsewhere would leak that conversation.
         raise ValidationFailed(detail={"agent_id": ["This session belongs to another agent; start a new session."]})
-    history = session_turns(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
+    history = state.history
     model = chat_model()
 
     query = message
