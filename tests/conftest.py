@@ -40,6 +40,16 @@ def _stop_embedded_database(embedded_pgdata: Path):
 
 
 @pytest.fixture(autouse=True)
+def _vector_search_connections_closed():
+    """Hybrid search outside a transaction queries on a pool thread's connection; a test database with a session
+    still connected cannot be dropped, so those connections are closed after each test."""
+    yield
+    from documents.services.search import vector_half_connections_close
+
+    vector_half_connections_close()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings) -> None:
     # The manifest storage needs collectstatic; pages rendered in tests only need the plain storage.
     settings.STORAGES = {

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextvars
 import re
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
 from documents.selectors import chunk_keyword_search, chunk_passages, chunk_vector_search
 from documents.services.embeddings import EmbeddingProvider, embedding_provider
@@ -20,10 +23,13 @@ SNIPPET_WIDTH = 300
 # Hybrid search fuses this many candidates per ranking and per requested result: fusion needs depth to help.
 HYBRID_CANDIDATES_PER_RESULT = 4
 
-# The query's embedding is a network call (or a model run) that needs nothing from the database, so hybrid search
-# runs it here while the keyword search runs on the request's own thread and database connection. Bounded: one
-# worker per concurrent search of a gunicorn worker's threads is plenty.
-_embedding_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="query-embedding")
+# Hybrid search runs its two halves side by side: the keyword search on the request's own thread and database
+# connection, and the vector half here — the query's embedding (a network call or a model run), then the vector
+# query on this thread's own connection. Bounded: one worker per concurrent search of a gunicorn worker's threads.
+_vector_half = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vector-search")
+# The pool threads' connections (Django keeps one per thread), so they can be closed from outside: see below.
+_vector_half_connections: set[Any] = set()
+_vector_half_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -55,22 +61,35 @@ def chunks_search(
     depth = top_k * HYBRID_CANDIDATES_PER_RESULT if mode == "hybrid" else top_k
     vector_hits: list[tuple[int, float]] = []
     keyword_hits: list[tuple[int, float]] = []
-    if mode in ("vector", "hybrid"):
+    if mode == "keyword":
+        keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
+    elif mode == "vector":
         provider = provider or embedding_provider()
-        # copy_context: the request id travels with the call into its log lines.
-        embedding = _embedding_calls.submit(contextvars.copy_context().run, provider.embed, [query])
-    if mode in ("keyword", "hybrid"):
+        vector_hits = _vector_ranking(provider, query, k=depth, vault_id=vault_id, filters=filters)
+    else:
+        # A second connection cannot see the caller's uncommitted writes (a transaction around the search, as in
+        # tests): then only the embedding call runs alongside, and the vector query after it on this connection.
+        provider = provider or embedding_provider()
+        elsewhere = not connection.in_atomic_block
+        work = (
+            partial(_vector_ranking_elsewhere, provider, query, k=depth, vault_id=vault_id, filters=filters)
+            if elsewhere
+            else partial(provider.embed, [query])
+        )
+        # copy_context: the request id travels with the work into its log lines.
+        vector_half = _vector_half.submit(contextvars.copy_context().run, work)
         try:
             keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
         except BaseException:
-            if mode == "hybrid":
-                embedding.cancel()
+            vector_half.cancel()
             raise
-    if mode in ("vector", "hybrid"):
-        (query_vector,) = embedding.result()
-        vector_hits = chunk_vector_search(
-            query_vector=query_vector, model=provider.model, k=depth, vault_id=vault_id, filters=filters
-        )
+        if elsewhere:
+            vector_hits = vector_half.result()
+        else:
+            (query_vector,) = vector_half.result()
+            vector_hits = chunk_vector_search(
+                query_vector=query_vector, model=provider.model, k=depth, vault_id=vault_id, filters=filters
+            )
 
     if mode == "vector":
         # Cosine similarity; the rare negative one (an unrelated text) counts as no similarity at all.
@@ -94,6 +113,34 @@ def chunks_search(
         for pk, score in scored
         if (passage := passages.get(pk)) is not None  # deleted since it was ranked
     ]
+
+
+def _vector_ranking(
+    provider: EmbeddingProvider, query: str, *, k: int, vault_id: uuid.UUID | None, filters: dict[str, Any] | None
+) -> list[tuple[int, float]]:
+    (query_vector,) = provider.embed([query])
+    return chunk_vector_search(query_vector=query_vector, model=provider.model, k=k, vault_id=vault_id, filters=filters)
+
+
+def _vector_ranking_elsewhere(
+    provider: EmbeddingProvider, query: str, *, k: int, vault_id: uuid.UUID | None, filters: dict[str, Any] | None
+) -> list[tuple[int, float]]:
+    """_vector_ranking on a pool thread: its connection is checked (age, health) as a request's would be."""
+    close_old_connections()
+    with _vector_half_lock:
+        _vector_half_connections.add(connections[DEFAULT_DB_ALIAS])
+    return _vector_ranking(provider, query, k=k, vault_id=vault_id, filters=filters)
+
+
+def vector_half_connections_close() -> None:
+    """Close the pool threads' database connections (before a test database is dropped: PostgreSQL refuses while
+    a session is connected). A closed one is noticed and reopened by its thread's next search."""
+    with _vector_half_lock:
+        wrappers = list(_vector_half_connections)
+        _vector_half_connections.clear()
+    for wrapper in wrappers:
+        if wrapper.connection is not None:
+            wrapper.connection.close()  # psycopg's own connection: closing it from another thread is allowed
 
 
 def _fused(vector_hits: list[tuple[int, float]], keyword_hits: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -267,3 +267,16 @@ def test_a_common_word_unknown_to_the_statistics_is_counted_exactly(common_words
     selectors._cache_put("common", {})  # as before the first ANALYZE
 
     assert selectors._document_frequencies(["beta", "zzz"], total=60) == [40, 0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_vector_half_runs_on_its_own_connection(animals):
+    from django.db import connection
+
+    with CaptureQueriesContext(connection) as here:
+        results = chunks_search(query="Where do beavers build dams?", top_k=2)
+
+    assert results[0].title == "Beavers"
+    statements = [query["sql"] for query in here.captured_queries]
+    assert any("ts_filter" in sql for sql in statements)  # the keyword half, here
+    assert not any("<=>" in sql for sql in statements)  # the vector half ran on the pool thread's connection
