@@ -145,9 +145,10 @@ def test_streamed_tokens_arrive_as_they_are_sent():
         started = time.monotonic()
         arrivals = [time.monotonic() - started for c in ask(make_client(fake), stream=True) if c.choices]
 
-    # The first word is on the wire before the remaining ~12 have been "generated".
+    # The first word is on the wire before the remaining ~12 have been "generated" (20 ms apart): a buffered stream
+    # would deliver them all at once. Relative, not absolute: a loaded machine delays the first word too.
     first_word = arrivals[1]
-    assert first_word < 0.1 < arrivals[-1] - first_word
+    assert arrivals[-1] - first_word > 0.2
 
 
 def test_models_lists_the_models_seen(fake):
