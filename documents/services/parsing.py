@@ -32,6 +32,7 @@ SUPPORTED_EXTENSIONS = tuple(sorted(FILE_KINDS))
 # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded as UTF-8 at all.
 _NUL = "\x00"
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,11 @@ def _unreadable(problem: str) -> ValidationFailed:
 
 def _html_parse(data: bytes) -> tuple[str, str]:
     import lxml.html
-    from inscriptis import get_text
+    from inscriptis.html_engine import Inscriptis
     from lxml.etree import ParserError
 
-    html = text_clean(text_decode(data))
+    # lxml refuses a str that declares its encoding (XHTML files do); the text is already decoded.
+    html = _XML_DECLARATION.sub("", text_clean(text_decode(data)), count=1)
     if not html.strip():
         return "", ""
     try:
@@ -106,7 +108,7 @@ def _html_parse(data: bytes) -> tuple[str, str]:
     except (ParserError, ValueError) as exc:
         raise _unreadable(f"the HTML cannot be parsed ({exc})") from None
     title = " ".join((tree.findtext(".//title") or "").split())
-    return title, get_text(html)
+    return title, Inscriptis(tree).get_text()
 
 
 def _pdf_text(data: bytes) -> str:

@@ -42,6 +42,16 @@ def test_html_without_a_title_is_named_after_the_file():
     assert file_parse(name="page.htm", data=b"<p>Just a paragraph</p>").title == "page.htm"
 
 
+def test_xhtml_with_an_encoding_declaration_is_read():
+    xhtml = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>Leave</title></head><body><p>Employees get 25 days.</p></body></html>"
+    )
+    parsed = file_parse(name="leave.xhtml.html", data=xhtml)
+    assert parsed.title == "Leave"
+    assert parsed.text.strip() == "Employees get 25 days."
+
+
 def test_pdf_text_is_extracted_page_by_page():
     parsed = file_parse(name="paper.pdf", data=pdf_bytes("First page about otters.", "Second page about beavers."))
     assert "otters" in parsed.text and "beavers" in parsed.text
