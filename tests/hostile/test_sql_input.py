@@ -135,8 +135,13 @@ def test_sqlish_strings_in_chat_messages_and_session_ids(api_client, written):
     assert_data_intact(documents=len(SQLISH), sessions=sessions)
 
 
-@pytest.mark.parametrize("value", [*SQLISH, "1", "NULL", "null", "00000000-0000-0000-0000-00000000000g"])
-def test_a_sqlish_vault_id_is_422_or_404_everywhere_and_changes_nothing(api_client, written, value):
+def test_a_sqlish_vault_id_is_422_or_404_everywhere_and_changes_nothing(api_client, written):
+    for value in [*SQLISH, "1", "NULL", "null", "00000000-0000-0000-0000-00000000000g"]:
+        assert_no_vault_id_accepted(api_client, value)
+    assert_data_intact(documents=len(SQLISH), sessions=0)
+
+
+def assert_no_vault_id_accepted(api_client, value: str) -> None:
     body_requests = [
         ("/ingest", {"text": "Injected note", "vault_id": value}),
         ("/search", {"query": "note", "vault_id": value}),
@@ -162,7 +167,6 @@ def test_a_sqlish_vault_id_is_422_or_404_everywhere_and_changes_nothing(api_clie
         expected = "NOT_FOUND" if "/" in value else code
         assert_envelope(api_client.get(url), 404, expected)
         assert_envelope(api_client.delete(url), 404, expected)
-    assert_data_intact(documents=len(SQLISH), sessions=0)
 
 
 def test_an_unknown_but_valid_vault_id_is_404_with_nothing_written(api_client, written):
