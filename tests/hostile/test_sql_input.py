@@ -175,3 +175,11 @@ def test_an_unknown_but_valid_vault_id_is_404_with_nothing_written(api_client, w
     assert_envelope(post_json(api_client, "/search", {"query": "x", "vault_id": unknown}), 404, "VAULT_NOT_FOUND")
     assert api_client.get("/documents", {"vault_id": unknown}).json()["total"] == 0
     assert_data_intact(documents=len(SQLISH), sessions=0)
+
+
+@pytest.mark.parametrize("header", ["HTTP_AUTHORIZATION", "HTTP_X_API_KEY"])
+def test_a_sqlish_or_hostile_api_key_is_401_in_the_envelope(api_client, written, header):
+    for value in [*SQLISH, "\x00", "é" * 3, "k" * 100_000]:
+        presented = f"Bearer {value}" if header == "HTTP_AUTHORIZATION" else value
+        assert_envelope(api_client.get("/documents", **{header: presented}), 401, "UNAUTHORIZED")
+    assert_data_intact(documents=len(SQLISH), sessions=0)
