@@ -32,6 +32,7 @@ SUPPORTED_EXTENSIONS = tuple(sorted(FILE_KINDS))
 # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded as UTF-8 at all.
 _NUL = "\x00"
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 @dataclass(frozen=True)
@@ -95,18 +96,28 @@ def _unreadable(problem: str) -> ValidationFailed:
 
 def _html_parse(data: bytes) -> tuple[str, str]:
     import lxml.html
-    from inscriptis import get_text
+    from inscriptis.html_engine import Inscriptis
     from lxml.etree import ParserError
 
-    html = text_clean(text_decode(data))
+    # lxml refuses a str that declares its encoding (XHTML files do); the text is already decoded.
+    html = _XML_DECLARATION.sub("", text_clean(text_decode(data)), count=1)
     if not html.strip():
         return "", ""
+    # libxml2 stops at 255 levels of nesting and silently drops the rest of the page; sloppy HTML (unclosed <div>
+    # or <font> tags) nests that deep easily. huge_tree raises the limit to 2048, and whatever still hits a limit
+    # (or Python's recursion limit in inscriptis) is refused rather than read in part.
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html, parser=parser)
     except (ParserError, ValueError) as exc:
         raise _unreadable(f"the HTML cannot be parsed ({exc})") from None
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise _unreadable("the HTML is nested too deeply")
     title = " ".join((tree.findtext(".//title") or "").split())
-    return title, get_text(html)
+    try:
+        return title, Inscriptis(tree).get_text()
+    except RecursionError:
+        raise _unreadable("the HTML is nested too deeply") from None
 
 
 def _pdf_text(data: bytes) -> str:

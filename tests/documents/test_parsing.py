@@ -42,6 +42,31 @@ def test_html_without_a_title_is_named_after_the_file():
     assert file_parse(name="page.htm", data=b"<p>Just a paragraph</p>").title == "page.htm"
 
 
+def test_xhtml_with_an_encoding_declaration_is_read():
+    xhtml = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>Leave</title></head><body><p>Employees get 25 days.</p></body></html>"
+    )
+    parsed = file_parse(name="leave.xhtml.html", data=xhtml)
+    assert parsed.title == "Leave"
+    assert parsed.text.strip() == "Employees get 25 days."
+
+
+def test_html_nested_hundreds_of_levels_deep_is_read_to_the_end():
+    # Unclosed <font> tags, one per paragraph: libxml2's default limit of 255 levels used to drop the rest silently.
+    html = "".join(f"<font size=2>Paragraph {number}. " for number in range(400)).encode()
+    words = file_parse(name="legacy.html", data=html).text.split()
+    assert words[:2] == ["Paragraph", "0."]
+    assert words[-2:] == ["Paragraph", "399."]
+
+
+@pytest.mark.parametrize("depth", [1_500, 100_000])
+def test_html_nested_too_deeply_to_read_whole_is_refused_not_cut_short(depth):
+    with pytest.raises(ValidationFailed) as caught:
+        file_parse(name="deep.html", data=b"<div>" * depth + b"lost at the bottom")
+    assert caught.value.detail == {"file": ["the HTML is nested too deeply"]}
+
+
 def test_pdf_text_is_extracted_page_by_page():
     parsed = file_parse(name="paper.pdf", data=pdf_bytes("First page about otters.", "Second page about beavers."))
     assert "otters" in parsed.text and "beavers" in parsed.text
