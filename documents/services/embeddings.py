@@ -31,6 +31,8 @@ Vector = Sequence[float]
 
 class EmbeddingProvider(Protocol):
     model: str
+    batch_size: int  # inputs per provider request (or model run)
+    concurrency: int  # requests worth having in flight at once
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         """One vector per text, in order."""
@@ -130,6 +132,7 @@ class LocalEmbeddings:
     def __init__(self, *, batch_size: int) -> None:
         self.model = settings.LOCAL_EMBEDDING_MODEL
         self.batch_size = batch_size
+        self.concurrency = 1  # the model runs on every core already
         self._encoder: Any = None
         self._lock = threading.Lock()
 

@@ -153,22 +153,39 @@ def documents_embed(batch: IngestBatch, *, provider: EmbeddingProvider) -> None:
     Side effects: provider requests only, no database access, so it can run in another thread while an earlier
     batch is stored. A provider failure becomes the outcome of every pending document.
     """
+    inputs = documents_chunk(batch)
+    try:
+        vectors: Sequence[Vector | ServiceError] = provider.embed(inputs)
+    except ServiceError as error:
+        vectors = [error] * len(inputs)
+    documents_vectors_attach(batch, vectors, model=provider.model)
+
+
+def documents_chunk(batch: IngestBatch) -> list[str]:
+    """Chunk the pending documents; return what is to be embedded, each document's chunks in a row, in order."""
     inputs: list[str] = []
     for plan in batch.pending:
         plan.chunks = text_chunk(text=plan.text, chunk_size=settings.CHUNK_SIZE, chunk_overlap=settings.CHUNK_OVERLAP)
         inputs.extend(embedding_input(title=plan.title, text=chunk.text) for chunk in plan.chunks)
-    try:
-        vectors = provider.embed(inputs)
-    except ServiceError as error:
-        for plan in batch.pending:
-            batch.outcomes[plan.index] = error
-        batch.pending = []
-        return
-    batch.model = provider.model
+    return inputs
+
+
+def documents_vectors_attach(batch: IngestBatch, vectors: Sequence[Vector | ServiceError], *, model: str) -> None:
+    """Give each pending document the vectors of its chunks (documents_chunk's order). Where an input's embedding
+    failed (a ServiceError in its place), that error becomes the document's outcome and it is not stored."""
+    batch.model = model
+    embedded: list[_Plan] = []
     offset = 0
     for plan in batch.pending:
-        plan.vectors = vectors[offset : offset + len(plan.chunks)]
+        mine = vectors[offset : offset + len(plan.chunks)]
         offset += len(plan.chunks)
+        error = next((vector for vector in mine if isinstance(vector, ServiceError)), None)
+        if error is not None:
+            batch.outcomes[plan.index] = error
+        else:
+            plan.vectors = list(mine)  # type: ignore[arg-type]  # no error among them
+            embedded.append(plan)
+    batch.pending = embedded
 
 
 def documents_store(batch: IngestBatch) -> list[IngestResult | ServiceError]:

@@ -119,10 +119,27 @@ def test_dry_run_writes_nothing_and_calls_no_provider(folder, fake_openai):
     assert fake_openai.embedding_requests() == []
 
 
-def test_several_workers_and_small_batches_give_the_same_result(folder, fake_openai):
+def test_several_workers_and_small_windows_give_the_same_result_in_one_request(folder, fake_openai):
     out, _ = run(str(folder), "--workers", "3", "--batch", "2")
     assert "new: 5," in out
-    assert len(fake_openai.embedding_requests()) == 3
+    # Requests are cut across windows: five chunks in three windows of files still make one request.
+    assert [len(r.body["input"]) for r in fake_openai.embedding_requests()] == [5]
+
+
+def test_embedding_requests_are_full_across_windows_and_a_failed_one_fails_only_its_documents(
+    folder, fake_openai, settings
+):
+    settings.EMBEDDING_BATCH_SIZE = 2
+    settings.EMBEDDING_CONCURRENCY = 1  # requests in order, so the failed one is the first
+    fake_openai.fail_next(status=400, endpoint="embeddings")  # not retried
+
+    with pytest.raises(CommandError, match="2 of 5 files failed"):
+        run(str(folder), "--batch", "3")
+
+    assert [len(r.body["input"]) for r in fake_openai.embedding_requests()] == [2, 2, 1]
+    # The first request held the chunks of the first two files (in path order); nothing of them was stored.
+    assert sorted(Document.objects.values_list("title", flat=True)) == ["Owls", "d.pdf", "e.docx"]
+    assert Chunk.objects.count() == 3
 
 
 def test_a_missing_folder_is_a_command_error(tmp_path):

@@ -20,10 +20,11 @@ from documents.services.ingest import (
     IngestBatch,
     IngestRequest,
     IngestResult,
+    documents_chunk,
     documents_dry_run,
-    documents_embed,
     documents_plan,
     documents_store,
+    documents_vectors_attach,
 )
 from documents.services.parsing import SUPPORTED_EXTENSIONS, ParsedFile, file_parse
 from documents.services.vaults import vault_get_or_create
@@ -49,9 +50,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch",
             type=int,
-            default=512,
+            default=256,
             metavar="N",
-            help="files per window: their chunks are embedded together, then stored together (default: 512)",
+            help="files per window, read and stored together; embedding requests span windows (default: 256)",
         )
         parser.add_argument("--dry-run", action="store_true", help="parse and chunk only: no embedding, no writes")
 
@@ -100,32 +101,36 @@ class _FolderRun:
     started: float = field(default_factory=time.monotonic)
 
     def ingest(self, *, window_size: int, workers: int) -> None:
-        """A pipeline: `workers` threads read the next window while the previous ones are embedded (provider calls,
-        two windows at a time, no database) and the oldest embedded one is stored (database, in this thread)."""
+        """A pipeline: `workers` threads read the next window while the chunks of the previous ones are embedded
+        (provider requests cut across window boundaries, see _Embedder) and the oldest embedded window is stored
+        (database, in this thread)."""
         windows = [self.files[start : start + window_size] for start in range(0, len(self.files), window_size)]
         bulk_load = (
             embedding_index_deferred(model=self.provider.model, incoming=len(self.files))
             if self.provider is not None
             else nullcontext(False)
         )
-        with bulk_load, ThreadPoolExecutor(workers) as readers, ThreadPoolExecutor(2) as embedder:
+        with bulk_load, ThreadPoolExecutor(workers) as readers:
+            embedder = _Embedder(self.provider) if self.provider is not None else None
             reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
-            in_flight: deque[tuple[Sequence[Path], list[Parsed], IngestBatch, Future[None]]] = deque()
+            in_flight: deque[tuple[Sequence[Path], list[Parsed], IngestBatch, range]] = deque()
             for number, window in enumerate(windows):
                 parsed = [future.result() for future in reading]
                 if number + 1 < len(windows):
                     reading = [readers.submit(_parse, file) for file in windows[number + 1]]
                 planned = documents_plan(requests=self._requests(window, parsed))
-                if self.provider is None:
+                if embedder is None:
                     self._settle(window, parsed, documents_dry_run(planned))
                     continue
-                in_flight.append(
-                    (window, parsed, planned, embedder.submit(documents_embed, planned, provider=self.provider))
-                )
-                if len(in_flight) > 2:
-                    self._store(*in_flight.popleft())
-            while in_flight:
-                self._store(*in_flight.popleft())
+                in_flight.append((window, parsed, planned, embedder.add(documents_chunk(planned))))
+                # Store what is ready without waiting; wait only when three windows are pending.
+                while in_flight and (len(in_flight) > 2 or embedder.ready(in_flight[0][3])):
+                    self._store(embedder, *in_flight.popleft())
+            if embedder is not None:
+                embedder.flush()
+                while in_flight:
+                    self._store(embedder, *in_flight.popleft())
+                embedder.close()
         self.progress.close()
 
     def _requests(self, window: Sequence[Path], parsed: list[Parsed]) -> list[IngestRequest]:
@@ -136,8 +141,10 @@ class _FolderRun:
             if isinstance(result, ParsedFile)
         ]
 
-    def _store(self, window: Sequence[Path], parsed: list[Parsed], batch: IngestBatch, embedding: Future) -> None:
-        embedding.result()
+    def _store(
+        self, embedder: _Embedder, window: Sequence[Path], parsed: list[Parsed], batch: IngestBatch, inputs: range
+    ) -> None:
+        documents_vectors_attach(batch, embedder.vectors(inputs), model=embedder.provider.model)
         self._settle(window, parsed, documents_store(batch))
 
     def _settle(self, window: Sequence[Path], parsed: list[Parsed], outcomes: list[Any]) -> None:
@@ -152,6 +159,72 @@ class _FolderRun:
         rate = self.chunks / max(time.monotonic() - self.started, 1e-9)
         self.progress.set_postfix_str(f"{rate:.0f} chunks/s", refresh=False)
         self.progress.update(len(window))
+
+
+class _Embedder:
+    """Embeds the chunks of successive windows in provider-sized requests cut across window boundaries.
+
+    Embedding each window on its own ended every window with a small request (515 chunks: 256 + 256 + 3), and a
+    request waited until its whole window was read; here a request goes out as soon as `batch_size` chunks are
+    waiting, at most `concurrency` in flight, and the last partial one when the run ends. Inputs are numbered in
+    the order they were added; a window asks for the vectors of its range.
+    """
+
+    def __init__(self, provider: EmbeddingProvider) -> None:
+        self.provider = provider
+        self._pool = ThreadPoolExecutor(max(1, provider.concurrency), thread_name_prefix="ingest-embedding")
+        self._waiting: list[str] = []
+        self._added = 0
+        self._requests: list[tuple[range, Future[list[Any]]]] = []  # in input order
+
+    def add(self, inputs: list[str]) -> range:
+        """Queue inputs; send every full request. Returns the inputs' numbers."""
+        numbers = range(self._added, self._added + len(inputs))
+        self._added += len(inputs)
+        self._waiting.extend(inputs)
+        while len(self._waiting) >= self.provider.batch_size:
+            self._send(self.provider.batch_size)
+        return numbers
+
+    def flush(self) -> None:
+        if self._waiting:
+            self._send(len(self._waiting))
+
+    def ready(self, numbers: range) -> bool:
+        """Whether every request covering these inputs has been answered (successfully or not)."""
+        if numbers.stop > self._added - len(self._waiting):
+            return False  # some still wait for a full request
+        return all(future.done() for covered, future in self._covering(numbers))
+
+    def vectors(self, numbers: range) -> list[Any]:
+        """The vectors of these inputs, in order, waiting for their requests; a failed request's ServiceError
+        stands in for each of its inputs."""
+        if numbers and numbers.stop > self._added - len(self._waiting):
+            self.flush()  # the caller needs inputs still waiting for a full request
+        vectors: list[Any] = []
+        for covered, future in self._covering(numbers):
+            try:
+                answered: list[Any] = future.result()
+            except ServiceError as error:
+                answered = [error] * len(covered)
+            first, last = max(numbers.start, covered.start), min(numbers.stop, covered.stop)
+            vectors.extend(answered[first - covered.start : last - covered.start])
+        return vectors
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _send(self, count: int) -> None:
+        inputs, self._waiting = self._waiting[:count], self._waiting[count:]
+        start = self._added - len(self._waiting) - count
+        self._requests.append((range(start, start + count), self._pool.submit(self.provider.embed, inputs)))
+
+    def _covering(self, numbers: range) -> list[tuple[range, Future[list[Any]]]]:
+        return [
+            (covered, future)
+            for covered, future in self._requests
+            if covered.start < numbers.stop and numbers.start < covered.stop
+        ]
 
 
 def _vault(name: str | None, *, dry_run: bool) -> Vault | None:
