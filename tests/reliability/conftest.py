@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.live import gunicorn_server, service_env
-from tests.reliability.live_service import OTHER_EMBEDDING_MODEL, PROVIDER_SETTINGS, Live
+from tests.reliability.live_service import OTHER_EMBEDDING_MODEL, SERVICE_SETTINGS, Live
 
 
 @pytest.fixture(scope="package")
@@ -21,7 +21,7 @@ def _provider() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="package")
 def _live(tmp_path_factory: pytest.TempPathFactory, _provider: FakeOpenAI) -> Iterator[Live]:
     data_dir = tmp_path_factory.mktemp("reliability")
-    settings = {**PROVIDER_SETTINGS, "OPENAI_API_BASE": _provider.base_url}
+    settings = {**SERVICE_SETTINGS, "OPENAI_API_BASE": _provider.base_url}
     with gunicorn_server(data_dir=data_dir, workers=2, **settings) as server:
         yield Live(server=server, provider=_provider, env=service_env(DATA_DIR=str(data_dir), **settings))
 

@@ -12,12 +12,16 @@ from tests.live import LiveServer
 
 # Wider vectors for a second model, so a re-embed really changes the embedding space.
 OTHER_EMBEDDING_MODEL = "text-embedding-3-large"
-PROVIDER_SETTINGS = {
+SERVICE_SETTINGS = {
     "OPENAI_API_KEY": "sk-test",
     "EMBEDDING_MODEL": "text-embedding-3-small",
     "CHAT_MODEL": "gpt-4.1-mini",
     "PROVIDER_MAX_RETRIES": "1",
     "REQUEST_TIMEOUT": "5",
+    # Every test client is 127.0.0.1: the budgets of one client must not turn the load of many into 429s.
+    "RATE_LIMIT_CHAT": "100000/min",
+    "RATE_LIMIT_INGEST": "100000/min",
+    "RATE_LIMIT_READ": "100000/min",
 }
 
 

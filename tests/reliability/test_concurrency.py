@@ -186,7 +186,7 @@ def test_reembed_with_another_model_while_searches_run(live):
     vault = create_vault(live, "Re-embedded")
     with live.client() as client:
         for index in range(6):
-            text = f"Herons fish in shallow water, report {index}. " + "They stand still for a long time. " * 80
+            text = f"Herons fish in shallow water, report {index}. " + "They stand still for a long time. " * 40
             assert client.post("/ingest", json={"text": text, "vault_id": vault}).status_code == 200
     live.provider.delay = 0.02  # each re-embed round takes a moment, so searches interleave with the swaps
     stop = threading.Event()
@@ -201,7 +201,7 @@ def test_reembed_with_another_model_while_searches_run(live):
             if mode == "keyword":
                 keyword_counts.append(len(body["results"]))
             searches += 1
-            time.sleep(0.02)  # searches keep coming, without starving the re-embed of the machine's two cores
+            time.sleep(0.05)  # searches keep coming, without starving the re-embed of the machine's two cores
         return searches
 
     def search_with_a_client(index: int) -> int:
