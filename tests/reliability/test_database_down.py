@@ -43,6 +43,7 @@ def requests_to_every_endpoint(ids: dict[str, str]) -> dict[str, dict]:
         "vaults list": {"method": "GET", "url": "/vaults"},
         "vault create": {"method": "POST", "url": "/vaults", "json": {"name": f"vault {uuid.uuid4()}"}},
         "vault get": {"method": "GET", "url": f"/vaults/{vault}"},
+        "vault delete": {"method": "DELETE", "url": f"/vaults/{uuid.uuid4()}"},
         "session get": {"method": "GET", "url": f"/sessions/{session}"},
         "session delete": {"method": "DELETE", "url": "/sessions/no-such-session"},
         "agents list": {"method": "GET", "url": "/agents", "params": {"vault_id": vault}},
@@ -52,11 +53,17 @@ def requests_to_every_endpoint(ids: dict[str, str]) -> dict[str, dict]:
             "json": {"name": f"agent {uuid.uuid4()}", "vault_id": vault, "system_prompt": "Be brief."},
         },
         "agent get": {"method": "GET", "url": f"/agents/{agent}"},
+        "agent delete": {"method": "DELETE", "url": f"/agents/{uuid.uuid4()}"},
     }
 
 
 # With the database back, these name objects that never existed; every other request succeeds.
-MISSING_WHEN_UP = {"document delete": "DOCUMENT_NOT_FOUND", "session delete": "SESSION_NOT_FOUND"}
+MISSING_WHEN_UP = {
+    "document delete": "DOCUMENT_NOT_FOUND",
+    "session delete": "SESSION_NOT_FOUND",
+    "vault delete": "VAULT_NOT_FOUND",
+    "agent delete": "AGENT_NOT_FOUND",
+}
 
 
 def timed(client: httpx.Client, request: dict) -> tuple[httpx.Response, float]:
