@@ -45,9 +45,16 @@ class ChatModel:
     def stream(self, messages: Sequence[ChatMessage], *, temperature: float) -> Iterator[str]:
         """The answer piece by piece, as the server sends it. Raises as complete() does, possibly midway."""
         with self._failures():
+            received = False
             for chunk in self._llm.stream_chat(list(messages), temperature=temperature):
+                received = True
                 if chunk.delta:
                     yield chunk.delta
+            if not received:
+                # Every real stream sends at least its role and finish chunks. A body that is no event stream at all
+                # (a proxy's page, truncated JSON) parses as zero events: without this it would be an empty answer,
+                # saved as if the model had said nothing.
+                raise ValueError("the stream had no events")
 
 
 @built_per_settings(

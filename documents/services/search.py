@@ -56,6 +56,26 @@ def chunks_search(
 
     Both rankings return chunk ids only; the passages of the top_k that survive fusion are loaded in one query.
     """
+    search = dict(query=query, top_k=top_k, mode=mode, vault_id=vault_id, filters=filters, provider=provider)
+    hits, complete = _search(**search)
+    if not complete:
+        # A ranked chunk was gone when its passage was read: its document was deleted, updated or re-embedded in
+        # between (an update or a re-embed swaps its chunks for new rows, with new ids). Ranked once more, a swapped
+        # document is found under its new chunks instead of missing from the results; a deleted one stays out.
+        hits, _ = _search(**search)
+    return hits
+
+
+def _search(
+    *,
+    query: str,
+    top_k: int,
+    mode: str,
+    vault_id: uuid.UUID | None,
+    filters: dict[str, Any] | None,
+    provider: EmbeddingProvider | None,
+) -> tuple[list[SearchHit], bool]:
+    """The hits, and whether every ranked chunk still existed when its passage was read."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}")
     depth = top_k * HYBRID_CANDIDATES_PER_RESULT if mode == "hybrid" else top_k
@@ -100,7 +120,7 @@ def chunks_search(
         scored = _fused(vector_hits, keyword_hits)
     scored = scored[:top_k]
     passages = chunk_passages(chunk_ids=[pk for pk, _ in scored])
-    return [
+    hits = [
         SearchHit(
             chunk_id=pk,
             document_id=passage.document_id,
@@ -113,6 +133,7 @@ def chunks_search(
         for pk, score in scored
         if (passage := passages.get(pk)) is not None  # deleted since it was ranked
     ]
+    return hits, len(hits) == len(scored)
 
 
 def _vector_ranking(

@@ -200,6 +200,12 @@ class _Fault:
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
+    containing: str | None = None  # only requests whose raw body contains this text
+
+    def matches(self, endpoint: str | None, body: str) -> bool:
+        return (self.endpoint is None or self.endpoint == endpoint) and (
+            self.containing is None or self.containing in body
+        )
 
 
 def _check_endpoint(endpoint: str | None) -> str | None:
@@ -490,29 +496,51 @@ class FakeOpenAI:
             self._faults.clear()
             self._standing.clear()
 
-    # -- scripted faults: each matching request uses up one; ``endpoint`` is "embeddings", "chat", "models" or None
+    # -- scripted faults: each matching request uses up one; ``endpoint`` is "embeddings", "chat", "models" or None,
+    # and ``containing`` limits a fault to requests whose raw body holds that text (one document of a batch, say).
 
     def fail_next(
-        self, count: int = 1, status: int = 429, retry_after: float | None = None, endpoint: str | None = None
+        self,
+        count: int = 1,
+        status: int = 429,
+        retry_after: float | None = None,
+        endpoint: str | None = None,
+        containing: str | None = None,
     ) -> None:
         """Answer with ``status`` and an OpenAI error body, with Retry-After and retry-after-ms when given."""
-        self._add(_Fault("fail", count, _check_endpoint(endpoint), status=status, retry_after=retry_after))
+        self._add(
+            _Fault(
+                "fail", count, _check_endpoint(endpoint), status=status, retry_after=retry_after, containing=containing
+            )
+        )
 
-    def garbage_next(self, count: int = 1, endpoint: str | None = None) -> None:
+    def garbage_next(self, count: int = 1, endpoint: str | None = None, containing: str | None = None) -> None:
         """Answer 200 application/json with a body that is not JSON."""
-        self._add(_Fault("garbage", count, _check_endpoint(endpoint)))
+        self._add(_Fault("garbage", count, _check_endpoint(endpoint), containing=containing))
 
-    def hang_next(self, count: int = 1, seconds: float = 30, endpoint: str | None = None) -> None:
+    def hang_next(
+        self, count: int = 1, seconds: float = 30, endpoint: str | None = None, containing: str | None = None
+    ) -> None:
         """Wait ``seconds`` (or until the server stops), then answer normally."""
-        self._add(_Fault("hang", count, _check_endpoint(endpoint), seconds=seconds))
+        self._add(_Fault("hang", count, _check_endpoint(endpoint), seconds=seconds, containing=containing))
 
-    def disconnect_next(self, count: int = 1, endpoint: str | None = None) -> None:
+    def disconnect_next(self, count: int = 1, endpoint: str | None = None, containing: str | None = None) -> None:
         """Close the connection without answering."""
-        self._add(_Fault("disconnect", count, _check_endpoint(endpoint)))
+        self._add(_Fault("disconnect", count, _check_endpoint(endpoint), containing=containing))
 
-    def fail_always(self, status: int = 500, endpoint: str | None = None, retry_after: float | None = None) -> None:
+    def fail_always(
+        self,
+        status: int = 500,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
+        containing: str | None = None,
+    ) -> None:
         """Fail every matching request until clear_faults(); one-off faults scripted with *_next() still go first."""
-        self._add(_Fault("fail", None, _check_endpoint(endpoint), status=status, retry_after=retry_after))
+        self._add(
+            _Fault(
+                "fail", None, _check_endpoint(endpoint), status=status, retry_after=retry_after, containing=containing
+            )
+        )
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -525,16 +553,16 @@ class FakeOpenAI:
         with self._lock:
             (self._faults if fault.remaining is not None else self._standing).append(fault)
 
-    def _take_fault(self, endpoint: str | None) -> _Fault | None:
+    def _take_fault(self, endpoint: str | None, body: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.endpoint is None or fault.endpoint == endpoint:
+                if fault.matches(endpoint, body):
                     fault.remaining -= 1  # type: ignore[operator]
                     if not fault.remaining:
                         self._faults.remove(fault)
                     return fault
             for fault in self._standing:
-                if fault.endpoint is None or fault.endpoint == endpoint:
+                if fault.matches(endpoint, body):
                     return fault
         return None
 
@@ -575,7 +603,7 @@ class FakeOpenAI:
             handler.send_error_json(401, "Incorrect API key provided.", "invalid_api_key")
             return
 
-        fault = self._take_fault(endpoint)
+        fault = self._take_fault(endpoint, raw.decode("utf-8", "replace") if raw else "")
         if fault is not None:
             if fault.kind == "fail":
                 headers = {}

@@ -220,6 +220,19 @@ def test_faults_can_be_limited_to_one_endpoint(fake):
     assert ask(client).choices
 
 
+def test_faults_can_be_limited_to_requests_containing_a_text(fake):
+    fake.fail_always(status=500, endpoint="embeddings", containing="poison")
+    client = make_client(fake)
+    assert client.embeddings.create(input=["healthy", "fine"], model="m").data
+    with pytest.raises(openai.InternalServerError):
+        client.embeddings.create(input=["healthy", "poisoned text"], model="m")
+    fake.clear_faults()
+    fake.hang_next(seconds=5, containing="slow")
+    assert client.embeddings.create(input="quick", model="m").data
+    with pytest.raises(openai.APITimeoutError):
+        make_client(fake, timeout=0.3).embeddings.create(input="slow one", model="m")
+
+
 def test_a_wrong_api_key_is_rejected():
     with FakeOpenAI(api_key="sk-right") as fake:
         with pytest.raises(openai.AuthenticationError) as caught:
