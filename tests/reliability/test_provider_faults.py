@@ -171,12 +171,13 @@ def folder(tmp_path: Path) -> Path:
 
 def test_ingest_folder_carries_on_past_files_the_provider_fails_and_reports_them(folder, fake_openai, settings):
     settings.REQUEST_TIMEOUT = 0.5
+    # One chunk per request, so a provider failure is one file's (a failed request fails the documents it held).
+    settings.EMBEDDING_BATCH_SIZE = 1
     fake_openai.fail_always(status=500, endpoint="embeddings", retry_after=0.01, containing="POISON")
     fake_openai.hang_next(count=3, seconds=3, endpoint="embeddings", containing="SLOW")
     out, err = StringIO(), StringIO()
 
     with pytest.raises(CommandError, match="2 of 5 files failed"):
-        # One file per window, so a provider failure is one file's, as it is with bigger windows of one file each.
         call_command("ingest_folder", str(folder), "--batch", "1", stdout=out, stderr=err)
 
     assert "new: 3, updated: 0, unchanged: 0, failed: 2" in out.getvalue()
