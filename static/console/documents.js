@@ -41,8 +41,8 @@
       remove.addEventListener("click", () => confirmDelete(doc));
       tbody.append(R.element("tr", { attrs: { "data-document-id": doc.document_id } }, [
         R.element("td", { className: "title", text: doc.title || "Untitled" }),
-        R.element("td", { className: "source", text: doc.source || "" }),
-        R.element("td", { className: "number", text: doc.chunk_count }),
+        R.element("td", { className: "document-source", text: doc.source || "" }),
+        R.element("td", { className: "number", text: doc.chunk_count === 1 ? "1 chunk" : `${doc.chunk_count} chunks` }),
         R.element("td", { text: formatDate(doc.updated_at) }),
         R.element("td", {}, [remove]),
       ]));
@@ -60,7 +60,7 @@
   function confirmDelete(doc) {
     const dialog = document.getElementById("confirm-dialog");
     document.getElementById("confirm-message").textContent =
-      `“${doc.title || doc.source || doc.document_id}” and its ${doc.chunk_count} chunks will be deleted for good.`;
+      `“${doc.title || doc.source || doc.document_id}” and its chunks will be deleted for good.`;
     dialog.returnValue = "";
     dialog.addEventListener("close", async () => {
       if (dialog.returnValue !== "delete") return;

@@ -3,8 +3,7 @@ OpenAI server streaming its answers, and Debian's chromium driven by Playwright 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +52,11 @@ def launch_chromium(playwright):  # -> playwright.sync_api.Browser
 
 
 @contextmanager
-def console_server(*, data_dir: Path) -> Iterator[Console]:
-    """gunicorn as deployed (static files collected, API keys required), with an admin key made for the browser."""
-    with FakeOpenAI(token_delay=TOKEN_DELAY) as model:
+def console_server(*, data_dir: Path, reply: Callable[[list[dict]], str] | None = None) -> Iterator[Console]:
+    """gunicorn as deployed (static files collected, API keys required), with an admin key made for the browser.
+
+    ``reply`` writes the model's answers (the fake server's default cites [1] and repeats the question)."""
+    with FakeOpenAI(token_delay=TOKEN_DELAY, reply=reply) as model:
         env = {
             "API_AUTH": "required",
             "OPENAI_API_KEY": "sk-test",
@@ -75,9 +76,3 @@ def console_server(*, data_dir: Path) -> Iterator[Console]:
             )
             assert created.returncode == 0, created.stderr
             yield Console(server=server, model=model, api_key=created.stdout.strip())
-
-
-def clear_directory(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
