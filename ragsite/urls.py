@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("documents.urls")),
     path("", include("chat.urls")),
+    path("", include("console.urls")),
 ]
 
 handler400 = "ragsite.errors.handler400"
