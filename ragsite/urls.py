@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("documents.urls")),
     path("", include("chat.urls")),
-    path("", include("console.urls")),
+    path("", include("ragsite.console.urls")),
 ]
 
 handler400 = "ragsite.errors.handler400"

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from console import views
+from ragsite.console import views
 
 urlpatterns = [
     re_path(r"^$", views.root, name="root"),
