@@ -231,4 +231,3 @@ def test_the_services_connections_plan_without_parallel_workers():
 
 def test_the_embedded_server_is_sized_for_a_service_not_for_postgresqls_defaults():
     assert query("SHOW shared_buffers") == [("1GB",)]
-    assert query("SHOW maintenance_work_mem") == [("512MB",)]
