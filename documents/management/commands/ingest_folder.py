@@ -50,9 +50,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch",
             type=int,
-            default=256,
+            default=512,
             metavar="N",
-            help="files per window, read and stored together; embedding requests span windows (default: 256)",
+            help="files per window, read and stored together; embedding requests span windows (default: 512)",
         )
         parser.add_argument("--dry-run", action="store_true", help="parse and chunk only: no embedding, no writes")
 
