@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from documents.serializers import CleanCharField
@@ -78,3 +79,68 @@ class SessionOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     last_active_at = serializers.DateTimeField()
     messages = MessageOutputSerializer(many=True)
+
+
+class AgentListOutputSerializer(serializers.Serializer):
+    agents = AgentOutputSerializer(many=True)
+
+
+class AgentDeletedOutputSerializer(serializers.Serializer):
+    agent_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["deleted"])
+
+
+class SessionDeletedOutputSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["deleted"])
+
+
+_SOURCE = {
+    "type": "object",
+    "properties": {
+        "document_id": {"type": "string", "format": "uuid"},
+        "title": {"type": "string"},
+        "snippet": {"type": "string"},
+        "score": {"type": "number"},
+        "chunk_id": {"type": "integer"},
+    },
+    "required": ["document_id", "title", "snippet", "score", "chunk_id"],
+}
+
+
+def _event(kind: str, **properties: dict) -> dict:
+    return {
+        "type": "object",
+        "properties": {"type": {"const": kind}, **properties},
+        "required": ["type", *properties],
+    }
+
+
+# One Server-Sent Event of a streamed answer: its `data:` line holds one of these JSON objects.
+CHAT_EVENT_SCHEMA = {
+    "oneOf": [
+        _event("token", content={"type": "string"}),
+        _event("sources", sources={"type": "array", "items": _SOURCE}),
+        _event("done", session_id={"type": "string"}, message_id={"type": "integer"}),
+        _event("error", code={"type": "string"}, error={"type": "string"}),
+    ]
+}
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": CHAT_EVENT_SCHEMA,
+        "description": "One JSON object: `token`s, then `sources`, then `done`; or an `error` (the session is "
+        "left as it was).",
+    }
+)
+class ChatEventDataField(serializers.CharField):
+    pass
+
+
+class ChatEventSerializer(serializers.Serializer):
+    """One event of the `text/event-stream` answer to POST /chat with `"stream": true`."""
+
+    data = ChatEventDataField()

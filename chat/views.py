@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,17 +23,28 @@ from documents.views import path_uuid
 from ragsite.apikeys.permissions import ADMIN, READ, WRITE
 from ragsite.apikeys.scoping import request_vault_id, request_vault_scope
 from ragsite.errors import AgentNotFound, SessionNotFound
+from ragsite.openapi import error_responses, uuid_path_parameter
 
 
 class AgentListView(APIView):
     required_scopes = {"GET": READ, "POST": ADMIN}
 
+    @extend_schema(
+        summary="List agents",
+        parameters=[serializers.AgentListQuerySerializer],
+        responses={200: serializers.AgentListOutputSerializer},
+    )
     def get(self, request: Request) -> Response:
         query = serializers.AgentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         agents = selectors.agent_list(vault_id=request_vault_id(request, query.validated_data.get("vault_id")))
         return Response({"agents": serializers.AgentOutputSerializer(agents, many=True).data})
 
+    @extend_schema(
+        summary="Create an agent: a system prompt bound to a vault",
+        request=serializers.AgentInputSerializer,
+        responses={201: serializers.AgentOutputSerializer, **error_responses(409)},
+    )
     def post(self, request: Request) -> Response:
         payload = serializers.AgentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -42,15 +54,18 @@ class AgentListView(APIView):
         return Response(serializers.AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(parameters=[uuid_path_parameter("agent_id", "agent")])
 class AgentDetailView(APIView):
     required_scopes = {"GET": READ, "DELETE": ADMIN}
 
+    @extend_schema(summary="An agent", responses={200: serializers.AgentOutputSerializer})
     def get(self, request: Request, agent_id: str) -> Response:
         agent = selectors.agent_get(
             agent_id=path_uuid(agent_id, AgentNotFound), vault_scope=request_vault_scope(request)
         )
         return Response(serializers.AgentOutputSerializer(agent).data)
 
+    @extend_schema(summary="Delete an agent", responses={200: serializers.AgentDeletedOutputSerializer})
     def delete(self, request: Request, agent_id: str) -> Response:
         agent_id_ = path_uuid(agent_id, AgentNotFound)
         agent_delete(agent_id=agent_id_, vault_scope=request_vault_scope(request))
@@ -61,6 +76,21 @@ class ChatView(APIView):
     required_scopes = {"POST": READ}
     rate_budget = "chat"
 
+    @extend_schema(
+        summary="Ask a question; the answer cites the passages it used",
+        description=(
+            "Answers use the last MAX_HISTORY_MESSAGES messages of the session; an agent supplies its system prompt "
+            "and its vault. Without a chat model the answer is extractive. A failed generation leaves the session "
+            'as it was. With `"stream": true` the answer comes as Server-Sent Events (`text/event-stream`), one '
+            "JSON object per `data:` line."
+        ),
+        request=serializers.ChatInputSerializer,
+        responses={
+            (200, "application/json"): serializers.ChatOutputSerializer,
+            (200, "text/event-stream"): serializers.ChatEventSerializer,
+            **error_responses(404, 502, 504),
+        },
+    )
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         payload = serializers.ChatInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -90,13 +120,28 @@ def server_sent_events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "session_id",
+            str,
+            OpenApiParameter.PATH,
+            pattern=serializers.SESSION_ID_PATTERN,
+            description="The session's id (anything else is a 404).",
+        )
+    ]
+)
 class SessionDetailView(APIView):
     required_scopes = {"GET": READ, "DELETE": WRITE}
 
+    @extend_schema(summary="A session with its messages", responses={200: serializers.SessionOutputSerializer})
     def get(self, request: Request, session_id: str) -> Response:
         session = selectors.session_get(session_id=_session_id(session_id), vault_scope=request_vault_scope(request))
         return Response(serializers.SessionOutputSerializer(session).data)
 
+    @extend_schema(
+        summary="Delete a session and its messages", responses={200: serializers.SessionDeletedOutputSerializer}
+    )
     def delete(self, request: Request, session_id: str) -> Response:
         session_delete(session_id=_session_id(session_id), vault_scope=request_vault_scope(request))
         return Response({"session_id": session_id, "status": "deleted"})

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from documents.models import Document
@@ -43,6 +44,7 @@ def metadata_clean(value: Any, depth: int = 0) -> Any:
     return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class MetadataField(serializers.Field):
     """A JSON object, given as an object (JSON bodies) or as a JSON string (multipart form fields)."""
 
@@ -69,13 +71,18 @@ class MetadataField(serializers.Field):
         return value
 
 
-class IngestInputSerializer(serializers.Serializer):
-    text = CleanCharField(required=False, allow_blank=True, trim_whitespace=False)
-    file = serializers.FileField(required=False, allow_empty_file=True)
+class IngestFieldsSerializer(serializers.Serializer):
+    """What comes with the text or the file of an ingest."""
+
     title = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("title").max_length)
     source = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("source").max_length)
     metadata = MetadataField(required=False)
     vault_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class IngestInputSerializer(IngestFieldsSerializer):
+    text = CleanCharField(required=False, allow_blank=True, trim_whitespace=False)
+    file = serializers.FileField(required=False, allow_empty_file=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         has_file = attrs.get("file") is not None
@@ -84,6 +91,18 @@ class IngestInputSerializer(serializers.Serializer):
         if not has_file and not (attrs.get("text") or "").strip():
             raise serializers.ValidationError({"text": ["This field is required and may not be blank."]})
         return attrs
+
+
+class IngestTextInputSerializer(IngestFieldsSerializer):
+    """The JSON form of POST /ingest, for the schema (IngestInputSerializer validates both forms)."""
+
+    text = CleanCharField(trim_whitespace=False, help_text="The document's text; not blank.")
+
+
+class IngestFileInputSerializer(IngestFieldsSerializer):
+    """The multipart form of POST /ingest, for the schema."""
+
+    file = serializers.FileField(help_text="A txt, md, html, pdf or docx file; the type comes from its name.")
 
 
 class IngestOutputSerializer(serializers.Serializer):
@@ -143,6 +162,20 @@ class VaultOutputSerializer(serializers.Serializer):
     document_count = serializers.IntegerField()
 
 
+class VaultListOutputSerializer(serializers.Serializer):
+    vaults = VaultOutputSerializer(many=True)
+
+
+class VaultDeletedOutputSerializer(serializers.Serializer):
+    vault_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["deleted"])
+
+
+class DocumentDeletedOutputSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["deleted"])
+
+
 class SearchInputSerializer(serializers.Serializer):
     query = CleanCharField(max_length=4000)
     top_k = serializers.IntegerField(required=False, min_value=1, max_value=50)
@@ -162,4 +195,4 @@ class SearchHitOutputSerializer(serializers.Serializer):
 
 class SearchOutputSerializer(serializers.Serializer):
     results = SearchHitOutputSerializer(many=True)
-    mode = serializers.CharField()
+    mode = serializers.ChoiceField(choices=["hybrid", "vector", "keyword"])

@@ -6,11 +6,13 @@ import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ragsite.errors import DatabaseUnavailable, error_body
+from ragsite.serializers import HealthSerializer, HealthUnavailableSerializer, LiveSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,16 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @extend_schema(
+        summary="Service health: the database and pgvector (never a model provider)",
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(
+                HealthUnavailableSerializer,
+                description="`DATABASE_UNAVAILABLE`: the database cannot be reached, or pgvector is not installed.",
+            ),
+        },
+    )
     def get(self, request: Request) -> Response:
         body = {
             "status": "ok",
@@ -60,5 +72,8 @@ class LiveView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @extend_schema(
+        summary="Liveness: the process answers (the database is not touched)", responses={200: LiveSerializer}
+    )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok", "version": settings.VERSION})

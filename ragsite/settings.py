@@ -180,6 +180,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    # OpenAPI schema (GET /openapi.json) and its pages; the sidecar ships Swagger UI and Redoc as static files, so
+    # /docs and /redoc work offline and load nothing from a CDN.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "ragsite",
     "documents",
@@ -318,6 +322,40 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "ragsite.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "ragsite.openapi.AutoSchema",
+}
+
+# --- API docs: /openapi.json, /docs (Swagger UI), /redoc (ragsite/openapi.py) ------------------------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ragsite API",
+    "DESCRIPTION": (
+        "Push documents, search them, and ask questions answered from them with citations.\n\n"
+        'Every non-2xx answer has one shape, the `Error` schema: `{"error", "code", "detail"}`. '
+        "Every response carries `X-Request-ID`.\n\n"
+        "API keys go in `Authorization: Bearer <key>` or `X-API-Key: <key>`. Each operation names the scope it "
+        "needs (`read` < `write` < `admin`); a key bound to a vault sees only that vault. Keys are required unless "
+        "the server runs with `API_AUTH=optional` (the development default)."
+    ),
+    "VERSION": VERSION,
+    # 3.1: JSON Schema 2020-12, which can say that each event of the chat stream carries a JSON object.
+    "OAS_VERSION": "3.1.0",
+    # Schemas of requests and responses apart: a request component never shows response-only fields.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["ragsite.openapi.paths_without_trailing_slash"],
+    # Bodies are JSON (API.md); POST /ingest also documents its multipart form.
+    "PARSER_WHITELIST": ["ragsite.parsers.LenientJSONParser"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "IngestStatusEnum": ["indexed", "updated", "unchanged"],
+        "OkEnum": ["ok"],
+        "UnavailableEnum": ["unavailable"],
+        "DatabaseStateEnum": ["ok", "unavailable"],
+        "DeletedEnum": ["deleted"],
+        "SearchModeEnum": ["hybrid", "vector", "keyword"],
+        "AnswerModeEnum": ["llm", "extractive"],
+    },
 }
 
 # --- Logging: one line per event, key=value or JSON, carrying the request id -----------------------------------

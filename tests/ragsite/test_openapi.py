@@ -1,0 +1,176 @@
+"""GET /openapi.json describes every endpoint of API.md and validates as OpenAPI 3; /docs and /redoc render with
+their scripts and styles served by the service itself (no CDN), and none of the three needs a key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from openapi_spec_validator import validate
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+API_MD = BASE_DIR.parent / "shared" / "API.md"
+
+# Every operation of API.md (its `{id}`s named after what they identify).
+API_MD_OPERATIONS = {
+    ("get", "/health"),
+    ("get", "/health/live"),
+    ("get", "/docs"),
+    ("get", "/redoc"),
+    ("get", "/openapi.json"),
+    ("post", "/ingest"),
+    ("get", "/documents"),
+    ("get", "/documents/{document_id}"),
+    ("delete", "/documents/{document_id}"),
+    ("post", "/search"),
+    ("post", "/chat"),
+    ("get", "/sessions/{session_id}"),
+    ("delete", "/sessions/{session_id}"),
+    ("post", "/vaults"),
+    ("get", "/vaults"),
+    ("get", "/vaults/{vault_id}"),
+    ("delete", "/vaults/{vault_id}"),
+    ("post", "/agents"),
+    ("get", "/agents"),
+    ("get", "/agents/{agent_id}"),
+    ("delete", "/agents/{agent_id}"),
+}
+PUBLIC_OPERATIONS = {("get", "/health"), ("get", "/health/live")} | {
+    ("get", path) for path in ("/docs", "/redoc", "/openapi.json")
+}
+
+
+def schema_operations(schema: dict) -> dict[tuple[str, str], dict]:
+    return {(method, path): operation for path, item in schema["paths"].items() for method, operation in item.items()}
+
+
+def without_parameter_names(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+@pytest.fixture
+def schema(client) -> dict:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    return response.json()
+
+
+def test_the_schema_validates_as_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+def test_every_operation_of_api_md_is_in_the_schema(schema):
+    assert API_MD_OPERATIONS <= set(schema_operations(schema))
+    if API_MD.exists():  # the contract itself, where the checkout has it next to the repository
+        written = {
+            (method.lower(), without_parameter_names(path.split("?")[0]))
+            for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`", API_MD.read_text())
+        }
+        written.discard(("get", "/"))  # the console's page or the service description (documented later)
+        assert written == {(method, without_parameter_names(path)) for method, path in API_MD_OPERATIONS}
+
+
+def test_every_documented_error_has_the_envelope(schema):
+    envelope = {"$ref": "#/components/schemas/Error"}
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"error", "code", "detail"}
+    errors = 0
+    for (method, path), operation in schema_operations(schema).items():
+        for status, response in operation["responses"].items():
+            if int(status) >= 400 and (method, path) != ("get", "/health"):
+                assert response["content"] == {"application/json": {"schema": envelope}}, (method, path, status)
+                errors += 1
+    assert errors > 100
+
+
+def test_api_operations_list_their_errors_and_the_scope_they_need(schema):
+    operations = schema_operations(schema)
+    assert set(operations[("get", "/documents/{document_id}")]["responses"]) == {
+        "200", "401", "403", "404", "429", "500", "503"
+    }  # fmt: skip
+    assert set(operations[("post", "/chat")]["responses"]) == {
+        "200", "401", "403", "404", "413", "415", "422", "429", "500", "502", "503", "504"
+    }  # fmt: skip
+    assert operations[("post", "/chat")]["responses"]["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert "`write` scope" in operations[("post", "/ingest")]["description"]
+    assert "`admin` scope" in operations[("post", "/vaults")]["description"]
+    assert "`read` scope" in operations[("post", "/search")]["description"]
+
+
+def test_api_keys_are_the_auth_schemes_and_public_views_have_none(schema, settings):
+    assert schema["components"]["securitySchemes"] == {
+        "BearerKey": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <API key>`"},
+        "HeaderKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "`X-API-Key: <API key>`"},
+    }
+    for key, operation in schema_operations(schema).items():
+        if key in PUBLIC_OPERATIONS:
+            assert "security" not in operation, key
+        else:
+            # API_AUTH=optional (the tests' setting, as in development) also serves requests without a key.
+            assert operation["security"] == [{"BearerKey": []}, {"HeaderKey": []}, {}], key
+
+
+def test_keys_are_required_in_the_schema_when_the_server_requires_them(client, settings):
+    settings.API_AUTH = "required"
+    operation = client.get("/openapi.json").json()["paths"]["/search"]["post"]
+    assert operation["security"] == [{"BearerKey": []}, {"HeaderKey": []}]
+
+
+def test_chat_documents_its_json_answer_and_its_event_stream(schema):
+    content = schema_operations(schema)[("post", "/chat")]["responses"]["200"]["content"]
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatOutput"}
+    event = schema["components"]["schemas"]["ChatEvent"]["properties"]["data"]
+    assert event["contentMediaType"] == "application/json"
+    kinds = [variant["properties"]["type"]["const"] for variant in event["contentSchema"]["oneOf"]]
+    assert kinds == ["token", "sources", "done", "error"]
+    assert content["text/event-stream"]["schema"] == {"$ref": "#/components/schemas/ChatEvent"}
+
+
+def test_ingest_documents_json_and_multipart_upload(schema):
+    body = schema_operations(schema)[("post", "/ingest")]["requestBody"]["content"]
+    components = schema["components"]["schemas"]
+    text = components[body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    upload = components[body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert text["required"] == ["text"]
+    assert upload["required"] == ["file"]
+    assert upload["properties"]["file"]["format"] == "binary"
+    assert body["multipart/form-data"]["encoding"] == {"metadata": {"contentType": "application/json"}}
+
+
+def test_documented_paths_have_no_trailing_slash(schema):
+    assert [path for path in schema["paths"] if path != "/" and path.endswith("/")] == []
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc"])
+def test_docs_need_no_key_even_where_keys_are_required(client, settings, path):
+    settings.API_AUTH = "required"
+    assert client.get(path).status_code == 200
+
+
+def test_a_post_to_the_docs_is_a_405_in_the_envelope(client):
+    response = client.post("/docs")
+    assert response.status_code == 405
+    assert response.json() == {"error": 'Method "POST" not allowed.', "code": "METHOD_NOT_ALLOWED", "detail": ""}
+
+
+@pytest.mark.parametrize("page, title", [("/docs", "ragsite API"), ("/redoc", "ragsite API")])
+def test_docs_pages_render_with_local_assets(client, settings, page, title):
+    # whitenoise serves static files from the apps (in production: from collectstatic's output, same URLs).
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = client.get(page)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert f"<title>{title}</title>" in html
+    assert "/openapi.json" in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(url.startswith("/static/drf_spectacular_sidecar/") for url in assets), assets
+    assert "cdn" not in html.lower()
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert b"".join(asset.streaming_content) == Path(finders.find(url.removeprefix("/static/"))).read_bytes()
