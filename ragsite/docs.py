@@ -20,6 +20,8 @@ class _PublicPage:
 
     authentication_classes: list = []
     permission_classes: list = []
+    # DRF's OPTIONS answer is data for a JSON renderer; these pages have only HTML and the schema's renderers.
+    http_method_names = ["get", "head"]
 
     def handle_exception(self, exc: Exception) -> Response:
         self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"

@@ -174,3 +174,10 @@ def test_docs_pages_render_with_local_assets(client, settings, page, title):
         asset = client.get(url)
         assert asset.status_code == 200, url
         assert b"".join(asset.streaming_content) == Path(finders.find(url.removeprefix("/static/"))).read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_options_on_the_docs_is_a_405_in_the_envelope_not_a_500(client, path):
+    response = client.options(path)
+    assert response.status_code == 405
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
