@@ -43,7 +43,7 @@ class AgentListView(APIView):
     @extend_schema(
         summary="Create an agent: a system prompt bound to a vault",
         request=serializers.AgentInputSerializer,
-        responses={201: serializers.AgentOutputSerializer, **error_responses(409)},
+        responses={201: serializers.AgentOutputSerializer, **error_responses(404, 409)},
     )
     def post(self, request: Request) -> Response:
         payload = serializers.AgentInputSerializer(data=request.data)

@@ -181,3 +181,14 @@ def test_options_on_the_docs_is_a_405_in_the_envelope_not_a_500(client, path):
     response = client.options(path)
     assert response.status_code == 405
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.django_db
+def test_creating_an_agent_documents_the_404_of_an_unknown_vault(schema, client):
+    assert "404" in schema_operations(schema)[("post", "/agents")]["responses"]
+    response = client.post(
+        "/agents",
+        {"name": "a", "vault_id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "system_prompt": "p"},
+        content_type="application/json",
+    )
+    assert (response.status_code, response.json()["code"]) == (404, "VAULT_NOT_FOUND")
