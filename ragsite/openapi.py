@@ -147,3 +147,36 @@ def paths_without_trailing_slash(endpoints: list[tuple], **kwargs: Any) -> list[
     """PREPROCESSING_HOOKS: routes are `re_path(r"^documents/?$")` (a trailing slash is tolerated, never
     required); DRF turns the optional slash into a trailing one, but the documented paths have none."""
     return [(path.rstrip("/") or "/", *rest) for path, *rest in endpoints]
+
+
+# DRF's UUIDField reads the canonical form (and a few others): a pattern, because OpenAPI 3.1's JSON Schema treats
+# `format` as a mere annotation, and generated clients and test tools would take any string for a uuid.
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _uuid_patterns(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("format") == "uuid" and "pattern" not in node:
+            node["pattern"] = UUID_PATTERN
+        for value in node.values():
+            _uuid_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            _uuid_patterns(value)
+
+
+def _empty_query_parameters(schema: dict[str, Any]) -> None:
+    for item in schema["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    parameter["schema"] = {"anyOf": [parameter["schema"], {"type": "string", "maxLength": 0}]}
+                    parameter["description"] = f"{parameter.get('description', '')} Empty: as if not given.".strip()
+
+
+def schema_postprocess(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """POSTPROCESSING_HOOKS: uuid patterns, and optional query parameters that may be empty (`?vault_id=&q=`, as
+    API.md writes them; DRF reads an empty query parameter as an absent one)."""
+    _uuid_patterns(result)
+    _empty_query_parameters(result)
+    return result

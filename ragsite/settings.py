@@ -342,6 +342,7 @@ SPECTACULAR_SETTINGS = {
     # Schemas of requests and responses apart: a request component never shows response-only fields.
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["ragsite.openapi.paths_without_trailing_slash"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ragsite.openapi.schema_postprocess"],
     # Bodies are JSON (API.md); POST /ingest also documents its multipart form.
     "PARSER_WHITELIST": ["ragsite.parsers.LenientJSONParser"],
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -192,3 +192,17 @@ def test_creating_an_agent_documents_the_404_of_an_unknown_vault(schema, client)
         content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (404, "VAULT_NOT_FOUND")
+
+
+def test_uuids_have_a_pattern_and_empty_query_parameters_are_documented(schema):
+    search = schema["components"]["schemas"]["SearchInputRequest"]["properties"]
+    assert search["vault_id"]["pattern"].startswith("^[0-9a-fA-F]{8}-")
+    (vault_id,) = [p for p in schema_operations(schema)[("get", "/documents")]["parameters"] if p["name"] == "vault_id"]
+    assert vault_id["schema"]["anyOf"][1] == {"type": "string", "maxLength": 0}
+
+
+@pytest.mark.django_db
+def test_an_empty_query_parameter_is_read_as_absent(client):
+    response = client.get("/documents?vault_id=&q=&limit=&offset=")
+    assert response.status_code == 200
+    assert (response.json()["limit"], response.json()["offset"]) == (20, 0)
