@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import is_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -141,6 +141,19 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <API key>`"},
             {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "`X-API-Key: <API key>`"},
         ]
+
+
+class CleanCharFieldSchema(OpenApiSerializerFieldExtension):
+    """documents.serializers.CleanCharField drops NUL characters before its blank check: a field that may not be
+    blank needs a character that is neither whitespace nor NUL."""
+
+    target_class = "documents.serializers.CleanCharField"
+
+    def map_serializer_field(self, auto_schema: openapi.AutoSchema, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if not self.target.allow_blank:
+            schema["pattern"] = r"[^\s\x00]"
+        return schema
 
 
 def paths_without_trailing_slash(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:

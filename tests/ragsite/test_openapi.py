@@ -206,3 +206,11 @@ def test_an_empty_query_parameter_is_read_as_absent(client):
     response = client.get("/documents?vault_id=&q=&limit=&offset=")
     assert response.status_code == 200
     assert (response.json()["limit"], response.json()["offset"]) == (20, 0)
+
+
+@pytest.mark.django_db
+def test_text_that_may_not_be_blank_needs_a_character_besides_whitespace_and_nul(schema, client):
+    pattern = schema["components"]["schemas"]["SearchInputRequest"]["properties"]["query"]["pattern"]
+    assert re.search(pattern, "a") and not re.search(pattern, "\x00 \n\x00")
+    response = client.post("/search", {"query": "\x00 \x00"}, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
