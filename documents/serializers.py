@@ -103,6 +103,7 @@ class IngestFileInputSerializer(IngestFieldsSerializer):
     """The multipart form of POST /ingest, for the schema."""
 
     file = serializers.FileField(help_text="A txt, md, html, pdf or docx file; the type comes from its name.")
+    vault_id = serializers.UUIDField(required=False)  # a form field has no null: leave it out for no vault
 
 
 class IngestOutputSerializer(serializers.Serializer):

@@ -214,3 +214,8 @@ def test_text_that_may_not_be_blank_needs_a_character_besides_whitespace_and_nul
     assert re.search(pattern, "a") and not re.search(pattern, "\x00 \n\x00")
     response = client.post("/search", {"query": "\x00 \x00"}, content_type="application/json")
     assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+def test_the_upload_form_has_no_null_vault(schema):
+    upload = schema["components"]["schemas"]["IngestFileInputRequest"]["properties"]["vault_id"]
+    assert upload["type"] == "string"
