@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,6 +11,13 @@ from documents.serializers import CleanCharField
 
 # Session ids travel in URLs (/sessions/{id}): no slashes, no control characters.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
+
+
+class SessionIdField(serializers.RegexField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")  # not 42 for "42": a session id is text
+        return super().to_internal_value(data)
 
 
 class AgentInputSerializer(serializers.Serializer):
@@ -36,7 +45,7 @@ class ChatConfigSerializer(serializers.Serializer):
 
 class ChatInputSerializer(serializers.Serializer):
     message = CleanCharField(max_length=32_000)
-    session_id = serializers.RegexField(
+    session_id = SessionIdField(
         SESSION_ID_PATTERN,
         required=False,
         allow_blank=True,

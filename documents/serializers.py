@@ -18,14 +18,17 @@ METADATA_MAX_BYTES = 64 * 1024
 
 
 class CleanCharField(serializers.CharField):
-    """A CharField that cleans NUL bytes and lone surrogates away instead of rejecting or choking on them."""
+    """A CharField that cleans NUL bytes and lone surrogates away instead of rejecting or choking on them, and takes
+    only strings."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(text_clean(data) if isinstance(data, str) else data)
+        if not isinstance(data, str):
+            self.fail("invalid")  # DRF's CharField would take 42 for "42"; a number where text belongs is a bad type
+        value = super().to_internal_value(text_clean(data))
         if not self.allow_blank and not value.strip():
             self.fail("blank")  # "\x00\x00" passed DRF's blank check and only became blank here
         return value

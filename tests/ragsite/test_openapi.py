@@ -219,3 +219,19 @@ def test_text_that_may_not_be_blank_needs_a_character_besides_whitespace_and_nul
 def test_the_upload_form_has_no_null_vault(schema):
     upload = schema["components"]["schemas"]["IngestFileInputRequest"]["properties"]["vault_id"]
     assert upload["type"] == "string"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/vaults", {"name": -496, "description": "d"}, "name"),
+        ("/vaults", {"name": "v", "description": 73421}, "description"),
+        ("/search", {"query": 42}, "query"),
+        ("/chat", {"message": "hi", "session_id": 42}, "session_id"),
+    ],
+)
+def test_a_number_where_the_schema_says_string_is_a_422(client, path, body, field):
+    response = client.post(path, body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
+    assert list(response.json()["detail"]) == [field]
