@@ -120,7 +120,8 @@ class DocumentListQuerySerializer(serializers.Serializer):
     vault_id = serializers.UUIDField(required=False)
     q = CleanCharField(required=False, allow_blank=True, max_length=200)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    # PostgreSQL's OFFSET is a bigint: a larger one was a database error (500) instead of a 422.
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**62)
 
 
 class DocumentOutputSerializer(serializers.Serializer):

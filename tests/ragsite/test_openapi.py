@@ -235,3 +235,13 @@ def test_a_number_where_the_schema_says_string_is_a_422(client, path, body, fiel
     response = client.post(path, body, content_type="application/json")
     assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
     assert list(response.json()["detail"]) == [field]
+
+
+@pytest.mark.django_db
+def test_an_offset_past_what_postgresql_can_skip_is_a_422_not_a_500(client, schema):
+    response = client.get("/documents?offset=5541356161271124197376")
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
+    assert list(response.json()["detail"]) == ["offset"]
+    assert client.get(f"/documents?offset={2**62}").status_code == 200
+    (offset,) = [p for p in schema_operations(schema)[("get", "/documents")]["parameters"] if p["name"] == "offset"]
+    assert offset["schema"]["anyOf"][0]["maximum"] == 2**62
