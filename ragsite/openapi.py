@@ -187,9 +187,39 @@ def _empty_query_parameters(schema: dict[str, Any]) -> None:
                     parameter["description"] = f"{parameter.get('description', '')} Empty: as if not given.".strip()
 
 
+# GET / is a plain Django view (ragsite/console: the console's page for browsers, this description for the rest), so
+# drf-spectacular cannot see it.
+ROOT_OPERATION = {
+    "operationId": "root_retrieve",
+    "summary": "The service's name, version and links (a browser asking for HTML gets the web console instead)",
+    "tags": ["root"],
+    "responses": {
+        "200": {
+            "description": "",
+            "headers": {"X-Request-ID": {"schema": {"type": "string"}, "description": REQUEST_ID_HEADER.description}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "version": {"type": "string"},
+                            "links": {"type": "object", "additionalProperties": {"type": "string"}},
+                        },
+                        "required": ["name", "version", "links"],
+                    }
+                },
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
 def schema_postprocess(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """POSTPROCESSING_HOOKS: uuid patterns, and optional query parameters that may be empty (`?vault_id=&q=`, as
-    API.md writes them; DRF reads an empty query parameter as an absent one)."""
+    """POSTPROCESSING_HOOKS: GET /, uuid patterns, and optional query parameters that may be empty
+    (`?vault_id=&q=`, as API.md writes them; DRF reads an empty query parameter as an absent one)."""
+    result["paths"] = {"/": {"get": ROOT_OPERATION}, **result["paths"]}
     _uuid_patterns(result)
     _empty_query_parameters(result)
     return result

@@ -29,6 +29,9 @@ SERVICE_LINKS = {
     "vaults": "/vaults",
     "agents": "/agents",
     "console": "/console",
+    "docs": "/docs",
+    "redoc": "/redoc",
+    "openapi": "/openapi.json",
     "admin": "/admin/",
 }
 

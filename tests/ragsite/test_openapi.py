@@ -15,6 +15,7 @@ API_MD = BASE_DIR.parent / "shared" / "API.md"
 
 # Every operation of API.md (its `{id}`s named after what they identify).
 API_MD_OPERATIONS = {
+    ("get", "/"),
     ("get", "/health"),
     ("get", "/health/live"),
     ("get", "/docs"),
@@ -37,7 +38,7 @@ API_MD_OPERATIONS = {
     ("get", "/agents/{agent_id}"),
     ("delete", "/agents/{agent_id}"),
 }
-PUBLIC_OPERATIONS = {("get", "/health"), ("get", "/health/live")} | {
+PUBLIC_OPERATIONS = {("get", "/"), ("get", "/health"), ("get", "/health/live")} | {
     ("get", path) for path in ("/docs", "/redoc", "/openapi.json")
 }
 
@@ -70,7 +71,6 @@ def test_every_operation_of_api_md_is_in_the_schema(schema):
             (method.lower(), without_parameter_names(path.split("?")[0]))
             for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`", API_MD.read_text())
         }
-        written.discard(("get", "/"))  # the console's page or the service description (documented later)
         assert written == {(method, without_parameter_names(path)) for method, path in API_MD_OPERATIONS}
 
 
@@ -245,3 +245,11 @@ def test_an_offset_past_what_postgresql_can_skip_is_a_422_not_a_500(client, sche
     assert client.get(f"/documents?offset={2**62}").status_code == 200
     (offset,) = [p for p in schema_operations(schema)[("get", "/documents")]["parameters"] if p["name"] == "offset"]
     assert offset["schema"]["anyOf"][0]["maximum"] == 2**62
+
+
+def test_the_root_is_documented_as_the_service_description_or_the_console(schema, client):
+    content = schema["paths"]["/"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/html"}
+    body = client.get("/", HTTP_ACCEPT="application/json").json()
+    assert set(body) == set(content["application/json"]["schema"]["required"])
+    assert body["links"]["docs"] == "/docs" and body["links"]["openapi"] == "/openapi.json"
