@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 # Scripts and styles only from this origin, no inline script, no plugins, no framing: even if a bug let document
@@ -36,6 +37,7 @@ SERVICE_LINKS = {
 }
 
 
+@csrf_exempt  # they change nothing; an unsafe method gets require_safe's 405, not CSRF's HTML 403
 @require_safe
 def root(request: HttpRequest) -> HttpResponse:
     """`GET /`: the chat page for a browser, the service description for everyone else (curl's */* included)."""
@@ -48,12 +50,14 @@ def root(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # they change nothing; an unsafe method gets require_safe's 405, not CSRF's HTML 403
 @require_safe
 def chat_page(request: HttpRequest) -> HttpResponse:
     # Without a chat model every answer is extractive; the page says so up front.
     return _page(request, "console/chat.html", {"page": "chat", "extractive": not settings.CHAT_MODEL})
 
 
+@csrf_exempt  # they change nothing; an unsafe method gets require_safe's 405, not CSRF's HTML 403
 @require_safe
 def documents_page(request: HttpRequest) -> HttpResponse:
     return _page(request, "console/documents.html", {"page": "documents"})

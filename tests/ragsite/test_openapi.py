@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.test import Client
 from openapi_spec_validator import validate
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -253,3 +254,9 @@ def test_the_root_is_documented_as_the_service_description_or_the_console(schema
     body = client.get("/", HTTP_ACCEPT="application/json").json()
     assert set(body) == set(content["application/json"]["schema"]["required"])
     assert body["links"]["docs"] == "/docs" and body["links"]["openapi"] == "/openapi.json"
+
+
+@pytest.mark.parametrize("path", ["/", "/console"])
+def test_an_unknown_method_on_the_console_is_a_405_in_the_envelope_not_a_csrf_page(path):
+    response = Client(enforce_csrf_checks=True).generic("QUERY", path)
+    assert (response.status_code, response.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
