@@ -158,11 +158,15 @@ def _docx_text(data: bytes) -> str:
     from docx.table import Table
 
     blocks: list[str] = []
-    for block in document.iter_inner_content():  # paragraphs and tables in document order
-        if isinstance(block, Table):
-            blocks.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
-        else:
-            blocks.append(block.text)
+    try:
+        for block in document.iter_inner_content():  # paragraphs and tables in document order
+            if isinstance(block, Table):
+                blocks.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
+            else:
+                blocks.append(block.text)
+    except Exception as exc:  # a package that opens but whose document part lacks the expected shape (no body)
+        logger.info("event=docx_unreadable error=%s", type(exc).__name__)
+        raise _unreadable(f"the DOCX is corrupt ({type(exc).__name__})") from None
     return "\n".join(blocks).strip()
 
 

@@ -117,3 +117,21 @@ def test_unsupported_types_are_415(name):
 
 def test_text_clean_removes_nul_and_lone_surrogates():
     assert text_clean("a\x00b\ud800c\r\nd") == "ab\ufffdc\nd"
+
+
+def test_a_docx_whose_document_part_has_no_body_is_a_clear_422():
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes("Badgers dig setts.")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
+            target.writestr(item, data)
+
+    with pytest.raises(ValidationFailed) as raised:
+        file_parse(name="empty.docx", data=out.getvalue())
+    assert "corrupt" in raised.value.summary()
