@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from chat.models import Agent, Message, Session
 from chat.services.prompts import Turn
+from ragsite.apikeys.scoping import in_vault_scope
 from ragsite.errors import AgentNotFound, SessionNotFound
 
 
@@ -20,10 +21,7 @@ def agent_list(*, vault_id: uuid.UUID | None = None) -> QuerySet[Agent]:
 
 def agent_get(*, agent_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> Agent:
     """One agent; AgentNotFound if there is none (or, with `vault_scope`, none in that vault)."""
-    agents = Agent.objects.filter(pk=agent_id)
-    if vault_scope is not None:
-        agents = agents.filter(vault_id=vault_scope)
-    agent = agents.first()
+    agent = in_vault_scope(Agent.objects.filter(pk=agent_id), vault_scope).first()
     if agent is None:
         raise AgentNotFound(detail=f"no agent with id {agent_id}")
     return agent
@@ -67,9 +65,7 @@ def session_get(*, session_id: str, vault_scope: uuid.UUID | None = None) -> Ses
     """A session with its messages prefetched in order; SessionNotFound if there is none (or, with `vault_scope`,
     none of that vault's)."""
     sessions = Session.objects.prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("id")))
-    if vault_scope is not None:
-        sessions = sessions.filter(vault_id=vault_scope)
-    session = sessions.filter(pk=session_id).first()
+    session = in_vault_scope(sessions, vault_scope).filter(pk=session_id).first()
     if session is None:
         raise SessionNotFound(detail=f"no session with id {session_id[:200]}")
     return session

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from documents.models import TEXT_SEARCH_CONFIG, Chunk, Document, EmbeddingSpace, Vault
 from documents.services.vector_index import vector_cast
+from ragsite.apikeys.scoping import in_vault_scope
 from ragsite.errors import DocumentNotFound, VaultNotFound
 
 
@@ -41,9 +42,7 @@ def document_get(*, document_id: uuid.UUID, vault_scope: uuid.UUID | None = None
     documents = Document.objects.annotate(
         chunk_count=Count("chunks"), embedding_model=Min("chunks__embedding_model")
     ).prefetch_related(Prefetch("chunks", queryset=chunks))
-    if vault_scope is not None:
-        documents = documents.filter(vault_id=vault_scope)
-    document = documents.filter(pk=document_id).first()
+    document = in_vault_scope(documents, vault_scope).filter(pk=document_id).first()
     if document is None:
         raise DocumentNotFound(detail=f"no document with id {document_id}")
     return document
@@ -52,7 +51,7 @@ def document_get(*, document_id: uuid.UUID, vault_scope: uuid.UUID | None = None
 def vault_list(*, vault_scope: uuid.UUID | None = None) -> QuerySet[Vault]:
     """Vaults by name, each with its `document_count`; with `vault_scope`, that vault alone."""
     vaults = Vault.objects.annotate(document_count=Count("documents")).order_by("name")
-    return vaults if vault_scope is None else vaults.filter(pk=vault_scope)
+    return in_vault_scope(vaults, vault_scope, field="pk")
 
 
 def vault_get(*, vault_id: uuid.UUID, with_document_count: bool = False, vault_scope: uuid.UUID | None = None) -> Vault:
@@ -62,9 +61,7 @@ def vault_get(*, vault_id: uuid.UUID, with_document_count: bool = False, vault_s
     would be their slowest query.
     """
     vaults = vault_list() if with_document_count else Vault.objects.all()
-    if vault_scope is not None:
-        vaults = vaults.filter(pk=vault_scope)
-    vault = vaults.filter(pk=vault_id).first()
+    vault = in_vault_scope(vaults, vault_scope, field="pk").filter(pk=vault_id).first()
     if vault is None:
         raise VaultNotFound(detail=f"no vault with id {vault_id}")
     return vault
@@ -90,16 +87,14 @@ def chunk_vector_search(
 
 
 def chunk_vector_explain(
-    *, query_vector: Sequence[float], model: str, k: int, vault_id: uuid.UUID | None = None, **settings: str
+    *, query_vector: Sequence[float], model: str, k: int, vault_id: uuid.UUID | None = None
 ) -> str:
-    """EXPLAIN of the query chunk_vector_search runs, with extra planner settings if given (for tests)."""
+    """EXPLAIN of the query chunk_vector_search runs, under the same scan settings (tests, the benchmark)."""
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id)
     if statement is None:
         return ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(*statement.configure)
-        for name, value in settings.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         cursor.execute("EXPLAIN " + statement.sql, statement.params)
         return "\n".join(row[0] for row in cursor.fetchall())
 

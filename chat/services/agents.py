@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from chat.models import Agent
 from documents.models import Vault
+from ragsite.apikeys.scoping import in_vault_scope
 from ragsite.errors import AgentExists, AgentNotFound
 
 
@@ -23,9 +24,6 @@ def agent_create(*, name: str, vault: Vault, system_prompt: str) -> Agent:
 def agent_delete(*, agent_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> None:
     """Delete an agent; its sessions stay, without an agent (ON DELETE SET NULL). AgentNotFound if there is none
     (or, with `vault_scope`, none in that vault)."""
-    agents = Agent.objects.filter(pk=agent_id)
-    if vault_scope is not None:
-        agents = agents.filter(vault_id=vault_scope)
-    deleted, _ = agents.delete()
+    deleted, _ = in_vault_scope(Agent.objects.filter(pk=agent_id), vault_scope).delete()
     if not deleted:
         raise AgentNotFound(detail=f"no agent with id {agent_id}")

@@ -15,6 +15,7 @@ from documents.services.chunking import text_chunk
 from documents.services.embeddings import EmbeddingProvider, embedding_provider
 from documents.services.ingest import chunks_store, embedding_input
 from documents.services.vector_index import embedding_space_ensure
+from ragsite.apikeys.scoping import in_vault_scope
 from ragsite.errors import DocumentNotFound
 
 logger = logging.getLogger(__name__)
@@ -23,10 +24,7 @@ logger = logging.getLogger(__name__)
 def document_delete(*, document_id: uuid.UUID, vault_scope: uuid.UUID | None = None) -> None:
     """Delete a document and its chunks (ON DELETE CASCADE, one statement); DocumentNotFound if there is none (or,
     with `vault_scope`, none in that vault)."""
-    documents = Document.objects.filter(pk=document_id)
-    if vault_scope is not None:
-        documents = documents.filter(vault_id=vault_scope)
-    deleted, _ = documents.delete()
+    deleted, _ = in_vault_scope(Document.objects.filter(pk=document_id), vault_scope).delete()
     if not deleted:
         raise DocumentNotFound(detail=f"no document with id {document_id}")
     search_statistics_forget()

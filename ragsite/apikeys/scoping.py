@@ -7,11 +7,20 @@ naming another vault answers 403 whether that vault exists or not (which leaks n
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
+from django.db.models import Model, QuerySet
 from rest_framework.request import Request
 
 from ragsite.apikeys.models import APIKey
 from ragsite.errors import Forbidden
+
+_M = TypeVar("_M", bound=Model)
+
+
+def in_vault_scope(objects: QuerySet[_M], vault_scope: uuid.UUID | None, *, field: str = "vault_id") -> QuerySet[_M]:
+    """`objects` confined to the vault of a vault-bound key (`vault_scope`); all of them when there is none."""
+    return objects if vault_scope is None else objects.filter(**{field: vault_scope})
 
 
 def request_vault_scope(request: Request) -> uuid.UUID | None:
