@@ -123,3 +123,20 @@ def test_the_counters_table_is_unlogged_so_counting_a_request_waits_for_no_disk_
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'ragsite_cache'")
         assert cursor.fetchone() == ("u",)
+
+
+def test_a_new_window_sweeps_expired_counters_out_of_the_table(db):
+    from ragsite.apikeys.cache import DatabaseCache
+
+    cache.count("ratelimit:old-window", lifetime=3600)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("UPDATE ragsite_cache SET expires = now() - interval '1 s'")
+    DatabaseCache._swept_at = 0.0  # the last sweep was long ago
+
+    assert cache.count("ratelimit:new-window", lifetime=3600) == 1
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM ragsite_cache")
+        keys = [row[0] for row in cursor.fetchall()]
+    assert not any(key.endswith("old-window") for key in keys)
+    assert any(key.endswith("new-window") for key in keys)
