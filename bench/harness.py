@@ -3,6 +3,7 @@ medians and ratios. Benchmarks run side by side with their peer in one process, 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -58,6 +59,8 @@ def fake_openai(*, delay: float = 0.0, dimensions: int = 1536) -> Iterator[str]:
 
 
 def timed(action: Callable[[], object]) -> float:
+    # A full collection first, untimed: otherwise one side pays for the garbage the other left behind.
+    gc.collect()
     started = time.perf_counter()
     action()
     return time.perf_counter() - started

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 if TYPE_CHECKING:
     from llama_index.core.node_parser import SentenceSplitter
 
@@ -24,6 +26,14 @@ def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
     from llama_index.core.node_parser import SentenceSplitter
 
     return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+
+def chunker_load() -> None:
+    """Import and build what text_chunk uses (LlamaIndex, its tokenizer), so a caller can load it up front."""
+    from llama_index.core.utils import get_tokenizer
+
+    get_tokenizer()
+    _splitter(settings.CHUNK_SIZE, settings.CHUNK_OVERLAP)
 
 
 def text_chunk(*, text: str, chunk_size: int, chunk_overlap: int) -> list[TextChunk]:

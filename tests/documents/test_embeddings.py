@@ -140,28 +140,32 @@ def test_torch_is_not_imported_when_the_provider_is_openai_compatible(fake_opena
     assert result.stdout.split() == ["False", "False"]
 
 
-def test_a_server_that_ignores_base64_and_sends_numbers_still_works():
-    from types import SimpleNamespace
+def _answer(embeddings: list) -> dict:
+    data = [{"object": "embedding", "index": index, "embedding": vector} for index, vector in embeddings]
+    return {"object": "list", "data": data, "model": "m", "usage": {"prompt_tokens": 2, "total_tokens": 2}}
 
-    from documents.services.embeddings import _vectors_checked
 
-    response = SimpleNamespace(
-        data=[SimpleNamespace(index=1, embedding=[0.0, 1.0]), SimpleNamespace(index=0, embedding=[1.0, 0.0])]
-    )
-    first, second = _vectors_checked(response, expected=2)
+def test_a_server_that_ignores_base64_and_sends_numbers_still_works(fake_openai):
+    # Out of order as well: vectors are matched to inputs by "index".
+    fake_openai.answer_next(_answer([(1, [0.0, 1.0]), (0, [1.0, 0.0])]), endpoint="embeddings")
+    first, second = provider(fake_openai).embed(["one", "two"])
     assert first.tolist() == [1.0, 0.0] and second.tolist() == [0.0, 1.0]
 
 
 @pytest.mark.parametrize(
     "embeddings",
-    [[[1.0, 0.0], [1.0]], [[float("nan"), 0.0], [1.0, 0.0]], [[1.0, 0.0]]],
-    ids=["inconsistent-width", "not-finite", "too-few"],
+    [[[1.0, 0.0], [1.0]], [[float("nan"), 0.0], [1.0, 0.0]], [[1.0, 0.0]], [[1.0, 0.0], "not base64!"]],
+    ids=["inconsistent-width", "not-finite", "too-few", "bad-base64"],
 )
-def test_malformed_vectors_are_an_embedding_failure(embeddings):
-    from types import SimpleNamespace
-
-    from documents.services.embeddings import _vectors_checked
-
-    response = SimpleNamespace(data=[SimpleNamespace(index=i, embedding=e) for i, e in enumerate(embeddings)])
+def test_malformed_vectors_are_an_embedding_failure(fake_openai, embeddings):
+    fake_openai.answer_next(_answer(list(enumerate(embeddings))), endpoint="embeddings")
     with pytest.raises(EmbeddingFailed):
-        _vectors_checked(response, expected=2)
+        provider(fake_openai).embed(["one", "two"])
+
+
+@pytest.mark.parametrize("body", [{"data": "nope"}, {"object": "list"}, [1, 2], {"data": [{"embedding": [1.0]}]}])
+def test_an_answer_not_in_the_openai_shape_is_an_invalid_response(fake_openai, body):
+    fake_openai.answer_next(body, endpoint="embeddings")
+    with pytest.raises(EmbeddingFailed) as failed:
+        provider(fake_openai).embed(["one"])
+    assert failed.value.detail == "the embedding provider sent an invalid response"

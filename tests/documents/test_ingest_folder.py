@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from io import StringIO
 from pathlib import Path
 
@@ -140,6 +141,53 @@ def test_embedding_requests_are_full_across_windows_and_a_failed_one_fails_only_
     # The first request held the chunks of the first two files (in path order); nothing of them was stored.
     assert sorted(Document.objects.values_list("title", flat=True)) == ["Owls", "d.pdf", "e.docx"]
     assert Chunk.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_windows_are_stored_on_their_own_connections_which_are_closed_after(
+    folder, fake_openai, settings
+):
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    settings.EMBEDDING_BATCH_SIZE = 1  # a request per chunk, so windows come back one by one
+    opened_by: list[str] = []
+
+    def opened(sender, **kwargs):
+        opened_by.append(threading.current_thread().name)
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = backends()
+    connection_created.connect(opened)
+    try:
+        out, _ = run(str(folder), "--batch", "1")
+    finally:
+        connection_created.disconnect(opened)
+
+    assert "new: 5, updated: 0, unchanged: 0, failed: 0; chunks: 5" in out
+    assert Document.objects.count() == 5 and Chunk.objects.count() == 5
+    assert opened_by and all(name.startswith("ingest-store") for name in opened_by)
+    assert backends() == before  # the storer threads' connections were closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_that_fails_to_store_on_a_storer_thread_fails_the_command(folder, fake_openai, monkeypatch):
+    from documents.management.commands import ingest_folder
+
+    stored = ingest_folder.documents_store
+
+    def store(batch):
+        if any("Owls" in plan.text for plan in batch.pending):
+            raise RuntimeError("the database went away")
+        return stored(batch)
+
+    monkeypatch.setattr(ingest_folder, "documents_store", store)
+    with pytest.raises(RuntimeError, match="the database went away"):
+        run(str(folder), "--batch", "1")
 
 
 def test_a_missing_folder_is_a_command_error(tmp_path):

@@ -194,13 +194,14 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # "fail", "garbage", "hang", "disconnect"
+    kind: str  # "fail", "garbage", "answer", "hang", "disconnect"
     remaining: int | None  # None: never used up
     endpoint: str | None
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
     containing: str | None = None  # only requests whose raw body contains this text
+    body: Any = None  # "answer": the JSON sent instead of the real answer
 
     def matches(self, endpoint: str | None, body: str) -> bool:
         return (self.endpoint is None or self.endpoint == endpoint) and (
@@ -518,6 +519,10 @@ class FakeOpenAI:
         """Answer 200 application/json with a body that is not JSON."""
         self._add(_Fault("garbage", count, _check_endpoint(endpoint), containing=containing))
 
+    def answer_next(self, body: Any, count: int = 1, endpoint: str | None = None) -> None:
+        """Answer 200 with this JSON instead of the real answer (a server that bends the protocol)."""
+        self._add(_Fault("answer", count, _check_endpoint(endpoint), body=body))
+
     def hang_next(
         self, count: int = 1, seconds: float = 30, endpoint: str | None = None, containing: str | None = None
     ) -> None:
@@ -614,6 +619,9 @@ class FakeOpenAI:
                 return
             if fault.kind == "garbage":
                 handler.send(200, _GARBAGE)
+                return
+            if fault.kind == "answer":
+                handler.send(200, _dumps(fault.body))
                 return
             if fault.kind == "disconnect":
                 handler.close_connection = True

@@ -117,11 +117,13 @@ def ingest_folder(live: Live, folder: Path, *extra: str) -> list[str]:
 
 def test_killing_ingest_folder_mid_run_leaves_nothing_half_written_and_a_rerun_completes(live, animal_folder):
     files = sorted(animal_folder.iterdir())
-    live.provider.delay = 0.3  # per window of two files: the run takes several seconds
+    # One request at a time of about one file's chunks, each taking 0.3 s: the run takes several seconds, and
+    # documents are stored as their requests come back.
+    live.provider.delay = 0.3
     command = subprocess.Popen(
         ingest_folder(live, animal_folder, "--batch", "2"),
         cwd=BASE_DIR,
-        env=live.env,
+        env={**live.env, "EMBEDDING_BATCH_SIZE": "8", "EMBEDDING_CONCURRENCY": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
