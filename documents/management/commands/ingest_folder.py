@@ -131,7 +131,9 @@ class _FolderRun:
         )
         with bulk_load, ThreadPoolExecutor(workers) as readers:
             embedder = _Embedder(self.provider) if self.provider is not None else None
-            storer = _Storer(self._store)
+            # Enough chunks read ahead to keep every allowed request busy twice over.
+            read_ahead = 2 * self.provider.concurrency * self.provider.batch_size if self.provider else 0
+            storer = _Storer(self._store, read_ahead=read_ahead)
             reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
             # Windows whose chunks are not all sent yet: a window is handed to the storer once they are.
             unsent: deque[tuple[Sequence[Path], list[Parsed], IngestBatch, range]] = deque()
@@ -148,7 +150,8 @@ class _FolderRun:
                     if number + 1 == len(windows):
                         embedder.flush()  # the last partial request
                     while unsent and unsent[0][3].stop <= embedder.sent:
-                        storer.submit(embedder, *unsent.popleft())
+                        ready = unsent.popleft()
+                        storer.submit(embedder, *ready, chunks=len(ready[3]))
             finally:
                 storer.close()
                 if embedder is not None:
@@ -189,33 +192,33 @@ class _Storer:
     and chunks the next ones. Two, because one left the database a window behind on CISI (0.34 s of stores after
     the last embedding, against 0.17 s).
 
-    At most two windows wait behind those being stored; one more makes submit() wait, so a large folder is not
-    read into memory ahead of the database. Inside a transaction (tests, a caller's atomic block) another
+    submit() waits while more than `read_ahead` chunks wait to be stored, so a large folder is not read into memory
+    ahead of the provider and the database. Inside a transaction (tests, a caller's atomic block) another
     connection could not see its uncommitted rows, so windows are stored on the calling thread instead.
     """
 
     THREADS = 2
-    WAITING = 2
 
-    def __init__(self, store: Callable[..., None]) -> None:
+    def __init__(self, store: Callable[..., None], *, read_ahead: int) -> None:
         self._store = store
+        self._read_ahead = read_ahead
         inline = connection.in_atomic_block
         self._pool = None if inline else ThreadPoolExecutor(self.THREADS, thread_name_prefix="ingest-store")
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[tuple[Future[None], int]] = deque()  # each window's store and chunk count
 
-    def submit(self, *window: Any) -> None:
+    def submit(self, *window: Any, chunks: int) -> None:
         if self._pool is None:
             self._store(*window)
             return
-        self._pending.append(self._pool.submit(self._store, *window))
-        while len(self._pending) > self.THREADS + self.WAITING:
-            self._pending.popleft().result()
+        self._pending.append((self._pool.submit(self._store, *window), chunks))
+        while len(self._pending) > 1 and sum(count for _, count in self._pending) > self._read_ahead:
+            self._pending.popleft()[0].result()
 
     def close(self) -> None:
         """Wait for every submitted window; re-raise the first failure."""
         try:
             while self._pending:
-                self._pending.popleft().result()
+                self._pending.popleft()[0].result()
         finally:
             if self._pool is not None:
                 # Each thread closes its own connection: the barrier keeps one thread from taking both tasks.
