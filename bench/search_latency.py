@@ -57,7 +57,7 @@ def main() -> None:
         from documents.selectors import PASSAGES_SQL, chunk_vector_explain, vector_statement
         from documents.services.embeddings import embedding_provider
         from documents.services.ingest import IngestRequest, documents_ingest
-        from documents.services.vector_index import embedding_index_deferred
+        from documents.services.vector_index import embedding_index_deferred, vector_connection
 
         started = time.monotonic()
         with embedding_index_deferred(model="bench-384", incoming=args.chunks):
@@ -82,8 +82,7 @@ def main() -> None:
 
         from documents import selectors
 
-        connection.ensure_connection()
-        raw = connection.connection
+        raw = vector_connection()  # psycopg's connection, with pgvector's types as the endpoint uses them
 
         def bare_sql(query: str, vector) -> None:
             # The statements /search runs, with their parameters, straight through psycopg: the BM25 keyword query
@@ -96,7 +95,7 @@ def main() -> None:
             vector = vector_statement(query_vector=vector, model="bench-384", k=20)
             with raw.transaction():
                 raw.execute(*vector.configure)
-                nearest = raw.execute(vector.sql, vector.params).fetchall()
+                nearest = raw.execute(vector.sql, vector.params, prepare=False).fetchall()
             raw.execute(PASSAGES_SQL, [[row[0] for row in nearest[:5]]]).fetchall()
 
         def endpoint(query: str) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from psycopg import sql as pg_sql
 from psycopg.types.json import Jsonb
 
 from documents.models import TEXT_SEARCH_CONFIG, Chunk, Document, EmbeddingSpace, Vault
-from documents.services.vector_index import vector_cast
+from documents.services.vector_index import vector_cast, vector_connection
 from ragsite.apikeys.scoping import in_vault_scope
 from ragsite.errors import DocumentNotFound, VaultNotFound
 
@@ -80,9 +81,10 @@ def chunk_vector_search(
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id, filters=filters)
     if statement is None:
         return []
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.wrap_database_errors, vector_connection().cursor() as cursor:
         cursor.execute(*statement.configure)
-        cursor.execute(statement.sql, statement.params)
+        # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
+        cursor.execute(statement.sql, statement.params, prepare=False)
         return [(pk, float(distance)) for pk, distance in cursor.fetchall()]
 
 
@@ -93,9 +95,9 @@ def chunk_vector_explain(
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id)
     if statement is None:
         return ""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.wrap_database_errors, vector_connection().cursor() as cursor:
         cursor.execute(*statement.configure)
-        cursor.execute("EXPLAIN " + statement.sql, statement.params)
+        cursor.execute("EXPLAIN " + statement.sql, statement.params, prepare=False)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
@@ -117,15 +119,17 @@ def vector_statement(
     """The statements of a vector search; None when the model has no chunks of the query vector's width.
 
     The ordering expression and the `embedding_model` filter repeat the partial HNSW index definition exactly,
-    which is what lets PostgreSQL use the index (see documents/services/vector_index.py; the model is a literal
-    in the statement, as Django binds parameters on the client). The scan settings last for the statement's
-    transaction only:
+    which is what lets PostgreSQL use the index (see documents/services/vector_index.py). The model is therefore
+    a literal in the statement, not a parameter: a generic plan of a prepared statement could not prove that the
+    partial index covers the rows. The scan settings last for the statement's transaction only:
     - enable_sort off: pgvector's cost model does not count reading vectors stored out of line (over ~2 KB: 512
       dimensions and up), so on a few hundred chunks the planner reads and sorts them all — 3.1 ms instead of
       0.96 ms through the index (500 CISI chunks of 1,536 dimensions);
     - vault and metadata filters apply after the index scan, so the scan is made iterative (pgvector 0.8) or
       wider (older pgvector): a filtered search still finds k chunks whenever k match.
     """
+    import numpy as np  # loaded by the embedding provider already; not on every import of this module
+
     dimensions = embedding_width(model=model)
     if dimensions != len(query_vector):
         return None
@@ -143,12 +147,12 @@ def vector_statement(
         [list(settings_), list(settings_.values())],
     )
     expression = f"(c.embedding::{cast.type}({cast.dimensions}))"  # from a closed set: vector/halfvec, an int
-    sql = f"SELECT c.id, {expression} <=> %s::{cast.type} AS distance FROM documents_chunk c "
-    params: list[Any] = ["[" + ",".join(map(str, _floats(query_vector))) + "]"]
+    sql = f"SELECT c.id, {expression} <=> %b::{cast.type} AS distance FROM documents_chunk c "
+    params: list[Any] = [np.asarray(query_vector, dtype=np.float32)]  # sent in binary: see vector_connection
     if filtered:
         sql += "JOIN documents_document d ON d.id = c.document_id "
-    sql += "WHERE c.embedding_model = %s "
-    params.append(model)
+    # Quoted by psycopg as a string literal; the statement's other values stay parameters.
+    sql += "WHERE c.embedding_model = " + pg_sql.Literal(model).as_string() + " "
     if vault_id is not None:
         sql += "AND d.vault_id = %s "
         params.append(vault_id)
@@ -158,10 +162,6 @@ def vector_statement(
     sql += "ORDER BY distance LIMIT %s"
     params.append(k)
     return VectorStatement(configure=configure, sql=sql, params=params)
-
-
-def _floats(vector: Sequence[float]) -> list[float]:
-    return vector.tolist() if hasattr(vector, "tolist") else [float(value) for value in vector]
 
 
 @dataclass(frozen=True)

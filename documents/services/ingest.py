@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
-from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 
 from documents.models import Chunk, Document, Vault
@@ -28,7 +26,7 @@ from documents.selectors import search_statistics_forget
 from documents.services.chunking import TextChunk, text_chunk
 from documents.services.embeddings import EmbeddingProvider, Vector, embedding_provider
 from documents.services.parsing import text_clean
-from documents.services.vector_index import embedding_space_ensure
+from documents.services.vector_index import embedding_space_ensure, vector_connection
 from ragsite.errors import ServiceError, ValidationFailed, VaultNotFound
 from ragsite.metrics import ingest_observe
 
@@ -412,18 +410,12 @@ _COPY_CHUNKS = (
     "COPY documents_chunk (document_id, position, text, token_count, embedding, embedding_model) "
     "FROM STDIN WITH (FORMAT BINARY)"
 )
-_vector_ready: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _chunks_copy(rows: Iterable[tuple[uuid.UUID, TextChunk, Vector, str]]) -> None:
     """Bulk-insert chunks with COPY in binary: vectors travel as 4-byte floats instead of decimal text, which
     makes storing a fifth of the cost of INSERT ... VALUES."""
-    connection.ensure_connection()
-    raw = connection.connection  # psycopg's own connection, in the caller's transaction
-    if raw not in _vector_ready:
-        register_vector(raw)  # before the cursor is made: cursors copy the connection's type registry
-        _vector_ready.add(raw)
-    with raw.cursor() as cursor, cursor.copy(_COPY_CHUNKS) as copy:
+    with vector_connection().cursor() as cursor, cursor.copy(_COPY_CHUNKS) as copy:
         copy.set_types(["uuid", "int4", "text", "int4", "vector", "text"])
         for document_id, chunk, vector, model in rows:
             copy.write_row(

@@ -12,12 +12,14 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from documents.models import Chunk, EmbeddingSpace
@@ -49,6 +51,22 @@ class VectorCast:
 def vector_cast(dimensions: int) -> VectorCast:
     """The cast for a width: full precision where HNSW allows it, half precision above (text-embedding-3-large)."""
     return VectorCast("vector" if dimensions <= MAX_VECTOR_INDEX_DIMENSIONS else "halfvec", dimensions)
+
+
+# psycopg connections that know pgvector's types (weak: a closed connection is dropped with its wrapper).
+_vector_ready: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def vector_connection() -> Any:
+    """This thread's psycopg connection (in Django's transaction, if any), with pgvector's types registered, so
+    vectors travel in binary: 6 KB for 1,536 dimensions, against 20 KB of decimal text that took 0.7 ms to format
+    and as long again for PostgreSQL to parse. Run statements on it inside `connection.wrap_database_errors`."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw not in _vector_ready:
+        register_vector(raw)  # before cursors are made: a cursor copies its connection's type registry
+        _vector_ready.add(raw)
+    return raw
 
 
 def _index_name(model: str) -> str:
