@@ -190,6 +190,19 @@ def test_a_window_that_fails_to_store_on_a_storer_thread_fails_the_command(folde
         run(str(folder), "--batch", "1")
 
 
+def test_the_collector_is_left_as_the_command_found_it_even_when_a_file_fails(folder):
+    import gc
+
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    frozen = gc.get_freeze_count()
+
+    with pytest.raises(CommandError):
+        run(str(folder))
+
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen  # what the run froze was unfrozen
+
+
 def test_a_missing_folder_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="is not a folder"):
         run(str(tmp_path / "nope"))

@@ -74,12 +74,12 @@ class Command(BaseCommand):
         # trigger; each of those walked them all and took ~0.25 s, a fifth of a CISI ingest.
         gc.disable()
         try:
-            chunker_load()
-            provider = None if dry_run else embedding_provider()
-        finally:
-            gc.freeze()
-            gc.enable()
-        try:
+            try:
+                chunker_load()
+                provider = None if dry_run else embedding_provider()
+            finally:
+                gc.freeze()
+                gc.enable()
             files = sorted(
                 file for file in root.glob(glob) if file.is_file() and file.suffix.lower() in SUPPORTED_EXTENSIONS
             )
