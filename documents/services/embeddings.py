@@ -32,6 +32,7 @@ Vector = Sequence[float]
 class EmbeddingProvider(Protocol):
     model: str
     batch_size: int  # inputs per provider request (or model run)
+    request_size: int  # inputs per embed() call a pipeline should gather (ingest_folder)
     concurrency: int  # requests worth having in flight at once
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
@@ -62,6 +63,7 @@ class OpenAIEmbeddings:
 
         self.model = model
         self.batch_size = batch_size
+        self.request_size = batch_size  # one request each
         self.concurrency = concurrency
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
         self._in_flight = threading.BoundedSemaphore(concurrency)
@@ -137,6 +139,9 @@ class LocalEmbeddings:
     def __init__(self, *, batch_size: int) -> None:
         self.model = settings.LOCAL_EMBEDDING_MODEL
         self.batch_size = batch_size
+        # encode() sorts the texts of one call by length and pads each batch to its longest: over 64 texts in file
+        # order most batches pad to the longest chunk, over 1,024 sorted ones they pad to their neighbours'.
+        self.request_size = 16 * batch_size
         self.concurrency = 1  # the model runs on every core already
         self._encoder: Any = None
         self._lock = threading.Lock()

@@ -203,6 +203,27 @@ def test_the_collector_is_left_as_the_command_found_it_even_when_a_file_fails(fo
     assert gc.get_freeze_count() == frozen  # what the run froze was unfrozen
 
 
+def test_the_local_model_gets_many_batches_per_call_so_it_can_sort_them_by_length(folder, settings, monkeypatch):
+    from documents.services.embeddings import LocalEmbeddings
+
+    settings.EMBEDDING_PROVIDER = "local"
+    settings.LOCAL_EMBEDDING_BATCH_SIZE = 2
+    calls: list[int] = []
+    embed = LocalEmbeddings.embed
+
+    def recorded(self, texts):
+        calls.append(len(texts))
+        return embed(self, texts)  # the real model
+
+    monkeypatch.setattr(LocalEmbeddings, "embed", recorded)
+    out, _ = run(str(folder), "--batch", "2")
+
+    assert "new: 5, updated: 0, unchanged: 0, failed: 0; chunks: 5" in out
+    # Five chunks in three windows, one call: encode() sorts a call's texts by length before it batches them by two.
+    assert calls == [5]
+    assert set(Chunk.objects.values_list("embedding_model", flat=True)) == {settings.LOCAL_EMBEDDING_MODEL}
+
+
 def test_a_missing_folder_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="is not a folder"):
         run(str(tmp_path / "nope"))

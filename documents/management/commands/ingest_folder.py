@@ -132,7 +132,7 @@ class _FolderRun:
         with bulk_load, ThreadPoolExecutor(workers) as readers:
             embedder = _Embedder(self.provider) if self.provider is not None else None
             # Enough chunks read ahead to keep every allowed request busy twice over.
-            read_ahead = 2 * self.provider.concurrency * self.provider.batch_size if self.provider else 0
+            read_ahead = 2 * self.provider.concurrency * self.provider.request_size if self.provider else 0
             storer = _Storer(self._store, read_ahead=read_ahead)
             reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
             # Windows whose chunks are not all sent yet: a window is handed to the storer once they are.
@@ -233,7 +233,7 @@ class _Embedder:
     """Embeds the chunks of successive windows in provider-sized requests cut across window boundaries.
 
     Embedding each window on its own ended every window with a small request (515 chunks: 256 + 256 + 3), and a
-    request waited until its whole window was read; here a request goes out as soon as `batch_size` chunks are
+    request waited until its whole window was read; here a request goes out as soon as `request_size` chunks are
     waiting, at most `concurrency` in flight, and the last partial one when the run ends. Inputs are numbered in
     the order they were added; a window asks for the vectors of its range.
     """
@@ -250,8 +250,8 @@ class _Embedder:
         numbers = range(self._added, self._added + len(inputs))
         self._added += len(inputs)
         self._waiting.extend(inputs)
-        while len(self._waiting) >= self.provider.batch_size:
-            self._send(self.provider.batch_size)
+        while len(self._waiting) >= self.provider.request_size:
+            self._send(self.provider.request_size)
         return numbers
 
     def flush(self) -> None:
