@@ -175,6 +175,17 @@ def test_outside_a_transaction_windows_are_stored_on_their_own_connections_which
 
 
 @pytest.mark.django_db(transaction=True)
+def test_windows_stored_side_by_side_are_all_counted_in_the_summary(tmp_path, fake_openai):
+    for index in range(120):
+        (tmp_path / f"note-{index:03}.txt").write_text(f"Note {index} is about topic {index % 7}.")
+
+    out, _ = run(str(tmp_path), "--batch", "1")
+
+    assert "new: 120, updated: 0, unchanged: 0, failed: 0; chunks: 120" in out
+    assert Document.objects.count() == 120
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_window_that_fails_to_store_on_a_storer_thread_fails_the_command(folder, fake_openai, monkeypatch):
     from documents.management.commands import ingest_folder
 

@@ -118,6 +118,8 @@ class _FolderRun:
     failures: list[tuple[Path, str]] = field(default_factory=list)
     chunks: int = 0
     started: float = field(default_factory=time.monotonic)
+    # Two storer threads settle windows: the counts, the failures and the progress bar are updated under this lock.
+    _settling: threading.Lock = field(default_factory=threading.Lock)
 
     def ingest(self, *, window_size: int, workers: int) -> None:
         """A pipeline: `workers` threads read the next window while this thread plans and chunks the current one,
@@ -174,16 +176,17 @@ class _FolderRun:
 
     def _settle(self, window: Sequence[Path], parsed: list[Parsed], outcomes: list[Any]) -> None:
         remaining = iter(outcomes)  # one outcome per parsed file, in order
-        for file, result in zip(window, parsed, strict=True):
-            outcome = next(remaining) if isinstance(result, ParsedFile) else result
-            if isinstance(outcome, IngestResult):
-                self.counts[outcome.status] += 1
-                self.chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
-            else:
-                self.failures.append((file, _reason(outcome)))
-        rate = self.chunks / max(time.monotonic() - self.started, 1e-9)
-        self.progress.set_postfix_str(f"{rate:.0f} chunks/s", refresh=False)
-        self.progress.update(len(window))
+        with self._settling:
+            for file, result in zip(window, parsed, strict=True):
+                outcome = next(remaining) if isinstance(result, ParsedFile) else result
+                if isinstance(outcome, IngestResult):
+                    self.counts[outcome.status] += 1
+                    self.chunks += outcome.chunk_count if outcome.status != "unchanged" else 0
+                else:
+                    self.failures.append((file, _reason(outcome)))
+            rate = self.chunks / max(time.monotonic() - self.started, 1e-9)
+            self.progress.set_postfix_str(f"{rate:.0f} chunks/s", refresh=False)
+            self.progress.update(len(window))
 
 
 class _Storer:
