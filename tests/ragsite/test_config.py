@@ -93,6 +93,9 @@ def test_with_an_api_key_the_openai_models_are_the_defaults():
     assert result.stdout.split() == ["text-embedding-3-small", "gpt-4.1-mini", "http://127.0.0.1:9/v1"]
 
 
+_RATE_UNITS = "(requests per s, sec, min, hour or day)"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
@@ -104,6 +107,13 @@ def test_with_an_api_key_the_openai_models_are_the_defaults():
         ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' must be one of keyvalue, json"),
         ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16 characters"),
         ("OPENAI_API_BASE", "api.openai.com", "OPENAI_API_BASE='api.openai.com' must be an http:// or https:// URL"),
+        ("API_AUTH", "yes", "API_AUTH='yes' must be one of required, optional"),
+        ("RATE_LIMIT_CHAT", "30", "RATE_LIMIT_CHAT='30' must be a rate such as 30/min " + _RATE_UNITS),
+        ("RATE_LIMIT_READ", "0/min", "RATE_LIMIT_READ='0/min' must be a rate such as 30/min " + _RATE_UNITS),
+        ("RATE_LIMIT_INGEST", "5/week", "RATE_LIMIT_INGEST='5/week' must be a rate such as 30/min " + _RATE_UNITS),
+        ("NUM_PROXIES", "-1", "NUM_PROXIES='-1' must be an integer from 0 to 10"),
+        # The URL's password is not repeated back.
+        ("REDIS_URL", "http://:s3cret@cache:6379", "REDIS_URL must be a redis://, rediss:// or unix:// URL"),
     ],
 )
 def test_an_invalid_value_stops_manage_py_with_one_line_naming_the_variable(variable, value, expected):
