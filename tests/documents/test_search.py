@@ -270,13 +270,28 @@ def test_a_common_word_unknown_to_the_statistics_is_counted_exactly(common_words
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_vector_half_runs_on_its_own_connection(animals):
+def test_outside_a_transaction_the_vector_half_runs_on_its_own_connection(animals, monkeypatch):
+    import threading
+
     from django.db import connection
 
+    from documents.services import search as search_service
+
+    # Which thread and connection ran the vector query (the real one: the vector query goes through psycopg
+    # directly, so Django's query capture does not see it).
+    ran_on: list[tuple[str, object]] = []
+    vector_search = search_service.chunk_vector_search
+
+    def recorded(**kwargs):
+        ran_on.append((threading.current_thread().name, connection.connection))
+        return vector_search(**kwargs)
+
+    monkeypatch.setattr(search_service, "chunk_vector_search", recorded)
     with CaptureQueriesContext(connection) as here:
         results = chunks_search(query="Where do beavers build dams?", top_k=2)
 
     assert results[0].title == "Beavers"
-    statements = [query["sql"] for query in here.captured_queries]
-    assert any("ts_filter" in sql for sql in statements)  # the keyword half, here
-    assert not any("<=>" in sql for sql in statements)  # the vector half ran on the pool thread's connection
+    assert any("ts_filter" in query["sql"] for query in here.captured_queries)  # the keyword half, here
+    ((thread, vector_connection),) = ran_on
+    assert thread.startswith("vector-search")
+    assert vector_connection is not connection.connection
