@@ -235,6 +235,29 @@ def test_the_local_model_gets_many_batches_per_call_so_it_can_sort_them_by_lengt
     assert set(Chunk.objects.values_list("embedding_model", flat=True)) == {settings.LOCAL_EMBEDDING_MODEL}
 
 
+def test_the_embedder_frees_a_request_once_every_input_of_it_was_taken(fake_openai):
+    from documents.management.commands.ingest_folder import _Embedder
+    from documents.services.embeddings import OpenAIEmbeddings
+
+    provider = OpenAIEmbeddings(
+        model="m", api_key="sk-test", base_url=fake_openai.base_url, timeout=5, max_retries=0, batch_size=2,
+        concurrency=2,
+    )  # fmt: skip
+    embedder = _Embedder(provider)
+    first = embedder.add(["one", "two", "three"])  # a request of two goes out; "three" waits
+    second = embedder.add(["four", "five"])
+    embedder.flush()
+    try:
+        assert len(embedder.vectors(first)) == 3
+        assert embedder.held == 2  # "three" shares its request with "four", not taken yet
+        assert len(embedder.vectors(second)) == 2
+        assert embedder.held == 0
+    finally:
+        embedder.close()
+    # Two in flight at once: they reach the server in either order.
+    assert sorted(len(r.body["input"]) for r in fake_openai.embedding_requests()) == [1, 2, 2]
+
+
 def test_a_missing_folder_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="is not a folder"):
         run(str(tmp_path / "nope"))

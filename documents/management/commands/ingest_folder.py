@@ -238,7 +238,8 @@ class _Embedder:
     Embedding each window on its own ended every window with a small request (515 chunks: 256 + 256 + 3), and a
     request waited until its whole window was read; here a request goes out as soon as `request_size` chunks are
     waiting, at most `concurrency` in flight, and the last partial one when the run ends. Inputs are numbered in
-    the order they were added; a window asks for the vectors of its range.
+    the order they were added; a window asks for the vectors of its range, once. A request is forgotten (and its
+    vectors freed) when every one of its inputs has been asked for, so memory follows the read-ahead, not the folder.
     """
 
     def __init__(self, provider: EmbeddingProvider) -> None:
@@ -246,7 +247,9 @@ class _Embedder:
         self._pool = ThreadPoolExecutor(max(1, provider.concurrency), thread_name_prefix="ingest-embedding")
         self._waiting: list[str] = []
         self._added = 0
-        self._requests: list[tuple[range, Future[list[Any]]]] = []  # in input order
+        # Requests not yet fully asked for, in input order: their inputs' numbers, the answer, how many were taken.
+        self._requests: list[_Request] = []
+        self._lock = threading.Lock()  # the storer threads take vectors while this thread sends requests
 
     def add(self, inputs: list[str]) -> range:
         """Queue inputs; send every full request. Returns the inputs' numbers."""
@@ -270,15 +273,31 @@ class _Embedder:
         """The vectors of these inputs (all sent), in order, waiting for their requests; a failed request's
         ServiceError stands in for each of its inputs. Safe to call from another thread than add()'s."""
         assert numbers.stop <= self.sent, "vectors() of inputs not sent yet"
+        with self._lock:
+            covering = [
+                request
+                for request in self._requests
+                if request.numbers.start < numbers.stop and numbers.start < request.numbers.stop
+            ]
         vectors: list[Any] = []
-        for covered, future in self._covering(numbers):
+        for request in covering:
             try:
-                answered: list[Any] = future.result()
+                answered: list[Any] = request.future.result()
             except ServiceError as error:
-                answered = [error] * len(covered)
-            first, last = max(numbers.start, covered.start), min(numbers.stop, covered.stop)
-            vectors.extend(answered[first - covered.start : last - covered.start])
+                answered = [error] * len(request.numbers)
+            first, last = max(numbers.start, request.numbers.start), min(numbers.stop, request.numbers.stop)
+            vectors.extend(answered[first - request.numbers.start : last - request.numbers.start])
+            with self._lock:
+                request.taken += last - first
+                if request.taken == len(request.numbers):
+                    self._requests.remove(request)
         return vectors
+
+    @property
+    def held(self) -> int:
+        """Requests whose vectors are still held (not every input asked for yet)."""
+        with self._lock:
+            return len(self._requests)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -286,14 +305,16 @@ class _Embedder:
     def _send(self, count: int) -> None:
         inputs, self._waiting = self._waiting[:count], self._waiting[count:]
         start = self._added - len(self._waiting) - count
-        self._requests.append((range(start, start + count), self._pool.submit(self.provider.embed, inputs)))
+        request = _Request(range(start, start + count), self._pool.submit(self.provider.embed, inputs))
+        with self._lock:
+            self._requests.append(request)
 
-    def _covering(self, numbers: range) -> list[tuple[range, Future[list[Any]]]]:
-        return [
-            (covered, future)
-            for covered, future in self._requests
-            if covered.start < numbers.stop and numbers.start < covered.stop
-        ]
+
+@dataclass
+class _Request:
+    numbers: range
+    future: Future[list[Any]]
+    taken: int = 0
 
 
 def _connection_close(barrier: threading.Barrier) -> None:
