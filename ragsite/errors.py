@@ -182,7 +182,7 @@ def exception_to_error(exc: Exception) -> ServiceError:
     if isinstance(exc, Http404):
         return NotFound()
     if isinstance(exc, PermissionDenied):
-        return ServiceError("Forbidden", code="FORBIDDEN", status=403)
+        return Forbidden()
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
     if isinstance(exc, OperationalError | InterfaceError):
@@ -210,7 +210,7 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(ServiceError("Forbidden", code="FORBIDDEN", status=403))
+    return error_response(Forbidden())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

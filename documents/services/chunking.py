@@ -29,10 +29,8 @@ def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
 
 
 def chunker_load() -> None:
-    """Import and build what text_chunk uses (LlamaIndex, its tokenizer), so a caller can load it up front."""
-    from llama_index.core.utils import get_tokenizer
-
-    get_tokenizer()
+    """Import and build what text_chunk uses (LlamaIndex; the splitter loads its tokenizer), so a caller can load
+    it up front."""
     _splitter(settings.CHUNK_SIZE, settings.CHUNK_OVERLAP)
 
 

@@ -31,7 +31,6 @@ Vector = Sequence[float]
 
 class EmbeddingProvider(Protocol):
     model: str
-    batch_size: int  # inputs per provider request (or model run)
     request_size: int  # inputs per embed() call a pipeline should gather (ingest_folder)
     concurrency: int  # requests worth having in flight at once
 
@@ -45,7 +44,7 @@ class OpenAIEmbeddings:
 
     Each batch is one request with its own retries (the SDK's backoff, which honours Retry-After on 429 and 5xx),
     so a failure repeats only that batch. `concurrency` bounds the requests in flight across all callers in the
-    process, so pipelined callers (ingest_folder embeds two windows at once) cannot overrun the provider.
+    process, so pipelined callers (ingest_folder's requests span windows) cannot overrun the provider.
     """
 
     def __init__(

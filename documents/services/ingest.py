@@ -148,8 +148,8 @@ def documents_dry_run(batch: IngestBatch) -> list[IngestResult | ServiceError]:
 def documents_embed(batch: IngestBatch, *, provider: EmbeddingProvider) -> None:
     """Chunk the pending documents and embed all their chunks in one batched provider call.
 
-    Side effects: provider requests only, no database access, so it can run in another thread while an earlier
-    batch is stored. A provider failure becomes the outcome of every pending document.
+    Side effects: provider requests only, no database access. A provider failure becomes the outcome of every
+    pending document.
     """
     inputs = documents_chunk(batch)
     try:

@@ -52,7 +52,8 @@ def chunks_search(
     filters: dict[str, Any] | None = None,
     provider: EmbeddingProvider | None = None,
 ) -> list[SearchHit]:
-    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes.
+    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes (a
+    second in the rare race described below).
 
     Both rankings return chunk ids only; the passages of the top_k that survive fusion are loaded in one query.
     """
@@ -87,29 +88,22 @@ def _search(
         provider = provider or embedding_provider()
         vector_hits = _vector_ranking(provider, query, k=depth, vault_id=vault_id, filters=filters)
     else:
-        # A second connection cannot see the caller's uncommitted writes (a transaction around the search, as in
-        # tests): then only the embedding call runs alongside, and the vector query after it on this connection.
         provider = provider or embedding_provider()
-        elsewhere = not connection.in_atomic_block
-        work = (
-            partial(_vector_ranking_elsewhere, provider, query, k=depth, vault_id=vault_id, filters=filters)
-            if elsewhere
-            else partial(provider.embed, [query])
-        )
-        # copy_context: the request id travels with the work into its log lines.
-        vector_half = _vector_half.submit(contextvars.copy_context().run, work)
-        try:
+        if connection.in_atomic_block:
+            # A second connection cannot see the caller's uncommitted writes (only tests search inside a
+            # transaction): both halves run here, one after the other.
             keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
-        except BaseException:
-            vector_half.cancel()
-            raise
-        if elsewhere:
-            vector_hits = vector_half.result()
+            vector_hits = _vector_ranking(provider, query, k=depth, vault_id=vault_id, filters=filters)
         else:
-            (query_vector,) = vector_half.result()
-            vector_hits = chunk_vector_search(
-                query_vector=query_vector, model=provider.model, k=depth, vault_id=vault_id, filters=filters
-            )
+            work = partial(_vector_ranking_elsewhere, provider, query, k=depth, vault_id=vault_id, filters=filters)
+            # copy_context: the request id travels with the work into its log lines.
+            vector_half = _vector_half.submit(contextvars.copy_context().run, work)
+            try:
+                keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
+            except BaseException:
+                vector_half.cancel()
+                raise
+            vector_hits = vector_half.result()
 
     if mode == "vector":
         # Cosine similarity; the rare negative one (an unrelated text) counts as no similarity at all.

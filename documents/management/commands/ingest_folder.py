@@ -132,10 +132,13 @@ class _FolderRun:
             else nullcontext(False)
         )
         with bulk_load, ThreadPoolExecutor(workers) as readers:
-            embedder = _Embedder(self.provider) if self.provider is not None else None
-            # Enough chunks read ahead to keep every allowed request busy twice over.
-            read_ahead = 2 * self.provider.concurrency * self.provider.request_size if self.provider else 0
-            storer = _Storer(self._store, read_ahead=read_ahead)
+            # A dry run embeds and stores nothing.
+            embedder: _Embedder | None = None
+            storer: _Storer | None = None
+            if self.provider is not None:
+                embedder = _Embedder(self.provider)
+                # Enough chunks read ahead to keep every allowed request busy twice over.
+                storer = _Storer(self._store, read_ahead=2 * self.provider.concurrency * self.provider.request_size)
             reading = [readers.submit(_parse, file) for file in windows[0]] if windows else []
             # Windows whose chunks are not all sent yet: a window is handed to the storer once they are.
             unsent: deque[tuple[Sequence[Path], list[Parsed], IngestBatch, range]] = deque()
@@ -145,7 +148,7 @@ class _FolderRun:
                     if number + 1 < len(windows):
                         reading = [readers.submit(_parse, file) for file in windows[number + 1]]
                     planned = documents_plan(requests=self._requests(window, parsed))
-                    if embedder is None:
+                    if embedder is None or storer is None:
                         self._settle(window, parsed, documents_dry_run(planned))
                         continue
                     unsent.append((window, parsed, planned, embedder.add(documents_chunk(planned))))
@@ -155,7 +158,8 @@ class _FolderRun:
                         ready = unsent.popleft()
                         storer.submit(embedder, *ready, chunks=len(ready[3]))
             finally:
-                storer.close()
+                if storer is not None:
+                    storer.close()
                 if embedder is not None:
                     embedder.close()
         self.progress.close()
