@@ -104,19 +104,6 @@ class SessionDeletedOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["deleted"])
 
 
-_SOURCE = {
-    "type": "object",
-    "properties": {
-        "document_id": {"type": "string", "format": "uuid"},
-        "title": {"type": "string"},
-        "snippet": {"type": "string"},
-        "score": {"type": "number"},
-        "chunk_id": {"type": "integer"},
-    },
-    "required": ["document_id", "title", "snippet", "score", "chunk_id"],
-}
-
-
 def _event(kind: str, **properties: dict) -> dict:
     return {
         "type": "object",
@@ -129,7 +116,8 @@ def _event(kind: str, **properties: dict) -> dict:
 CHAT_EVENT_SCHEMA = {
     "oneOf": [
         _event("token", content={"type": "string"}),
-        _event("sources", sources={"type": "array", "items": _SOURCE}),
+        # The same passage object as a plain answer's sources (SourceOutputSerializer's component).
+        _event("sources", sources={"type": "array", "items": {"$ref": "#/components/schemas/SourceOutput"}}),
         _event("done", session_id={"type": "string"}, message_id={"type": "integer"}),
         _event("error", code={"type": "string"}, error={"type": "string"}),
     ]
