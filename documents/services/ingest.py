@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import psycopg
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from psycopg.types.json import Jsonb
 
@@ -230,6 +231,14 @@ def _store_new_together(plans: list[_Plan], batch: IngestBatch) -> list[_Plan]:
             )
     except IntegrityError:
         return plans  # a vault deleted meanwhile fails the deferred foreign-key check: settle one by one
+    except OperationalError as error:
+        # Two batches inserting the same texts in crossed order (ingest_folder's storer threads over a folder of
+        # copies, or concurrent requests) wait on each other; PostgreSQL breaks the deadlock by failing one batch,
+        # which then settles one by one (unchanged or updated) like any other race.
+        if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected):
+            raise
+        logger.info("event=documents_batch_deadlock count=%s", len(plans))
+        return plans
     chunk_total = 0
     for plan in plans:
         if ids[plan.index] in stored:

@@ -98,3 +98,46 @@ def test_a_vault_deleted_while_its_document_is_embedded_leaves_nothing_behind(fa
     assert isinstance(outcome, VaultNotFound)
     assert Document.objects.count() == 0
     assert Chunk.objects.count() == 0
+
+
+def test_two_batches_crossing_on_the_same_texts_settle_after_the_deadlock_postgresql_breaks(fake_openai):
+    import time
+
+    from django.db import transaction
+
+    from documents.services.embeddings import embedding_provider
+    from documents.services.ingest import IngestRequest, documents_embed, documents_plan, documents_store
+
+    # The batch inserts "Yaks…" first, then "Xerus…"; another transaction holds "Xerus…" and then wants "Yaks…".
+    batch = documents_plan(
+        requests=[IngestRequest(text="Yaks live high up."), IngestRequest(text="Xerus dig burrows.")]
+    )
+    documents_embed(batch, provider=embedding_provider())
+    yaks, xerus = batch.pending
+    outcomes: list[object] = []
+
+    def insert(plan) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO documents_document (id, title, source, metadata, text, content_hash, created_at, "
+                "updated_at) VALUES (gen_random_uuid(), 't', '', '{}', %s, %s, now(), now())",
+                [plan.text, plan.content_hash],
+            )
+
+    def store() -> None:
+        try:
+            outcomes.extend(documents_store(batch))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        insert(xerus)
+        storing = threading.Thread(target=store)
+        storing.start()
+        time.sleep(0.5)  # the batch has inserted "Yaks…" and waits for "Xerus…"
+        insert(yaks)  # waits for the batch: a cycle, which PostgreSQL breaks by failing the batch (waiting longer)
+    storing.join(timeout=30)
+
+    assert [(outcome.status, outcome.chunk_count) for outcome in outcomes] == [("unchanged", 0), ("unchanged", 0)]
+    assert Document.objects.count() == 2
+    assert Chunk.objects.count() == 0  # the other transaction stored texts without chunks; nothing was added
