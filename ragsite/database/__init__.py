@@ -41,13 +41,27 @@ def _embedded_postgres() -> Any:
 # maintenance_work_mem: pgvector reserves all of it as shared memory for a parallel index build, which made the
 # build after a CISI load 0.55 s instead of 0.33 s at 512 MB.) This server shares the machine's cores with the
 # service, so a parallel index build uses at most one process per core (on 2 cores, PostgreSQL's default of two
-# workers plus the leader built the CISI index in 0.29 s, one worker in 0.26 s). Written into postgresql.conf of the
-# embedded server's data directory (its first start, or its next one).
+# workers plus the leader built the CISI index in 0.29 s, one worker in 0.26 s). Written into ragsite.conf of the
+# embedded server's data directory at every start, which postgresql.conf includes: a data directory made by an
+# older version, or on another machine, gets the current settings at its next start.
 _SERVER_SETTINGS = {
     "shared_buffers": "1GB",
     "max_parallel_maintenance_workers": str(min(2, max(0, (os.cpu_count() or 1) - 1))),
 }
 _SETTINGS_MARK = "# ragsite: settings for a service"
+_SETTINGS_FILE = "ragsite.conf"
+_SETTINGS_INCLUDE = f"include_if_exists = '{_SETTINGS_FILE}'"
+
+
+def _server_settings_write(pgdata: Path) -> None:
+    """Write the service's settings into pgdata/ragsite.conf, and include it from postgresql.conf once (last, so
+    it wins over the settings block that older versions appended there)."""
+    lines = [_SETTINGS_MARK, *(f"{name} = '{value}'" for name, value in _SERVER_SETTINGS.items())]
+    (pgdata / _SETTINGS_FILE).write_text("\n".join(lines) + "\n")
+    conf = pgdata / "postgresql.conf"
+    if _SETTINGS_INCLUDE not in conf.read_text():
+        with conf.open("a") as file:
+            file.write(f"\n{_SETTINGS_MARK}\n{_SETTINGS_INCLUDE}\n")
 
 
 @lru_cache(maxsize=1)
@@ -58,11 +72,7 @@ def _server_class() -> Any:
     class Server(base):  # type: ignore[misc, valid-type]
         def ensure_pgdata_inited(self) -> None:
             super().ensure_pgdata_inited()
-            conf = self.pgdata / "postgresql.conf"
-            if _SETTINGS_MARK not in conf.read_text():
-                lines = [_SETTINGS_MARK, *(f"{name} = '{value}'" for name, value in _SERVER_SETTINGS.items())]
-                with conf.open("a") as file:
-                    file.write("\n" + "\n".join(lines) + "\n")
+            _server_settings_write(self.pgdata)
 
     return Server
 

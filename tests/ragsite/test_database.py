@@ -231,3 +231,27 @@ def test_the_services_connections_plan_without_parallel_workers():
 
 def test_the_embedded_server_is_sized_for_a_service_not_for_postgresqls_defaults():
     assert query("SHOW shared_buffers") == [("1GB",)]
+
+
+def test_the_servers_settings_reach_a_data_directory_made_by_an_older_version(tmp_path):
+    from ragsite.database import _SERVER_SETTINGS, _server_settings_write
+
+    old_block = "# ragsite: settings for a service\nshared_buffers = '1GB'\nmaintenance_work_mem = '512MB'\n"
+    (tmp_path / "postgresql.conf").write_text("max_connections = 100\n" + old_block)
+
+    _server_settings_write(tmp_path)
+    _server_settings_write(tmp_path)  # every start: the include is added once
+
+    conf = (tmp_path / "postgresql.conf").read_text()
+    assert conf.startswith("max_connections = 100\n" + old_block)
+    assert conf.count("include_if_exists = 'ragsite.conf'") == 1
+    assert conf.rstrip().endswith("include_if_exists = 'ragsite.conf'")  # last: it wins over the old block
+    written = (tmp_path / "ragsite.conf").read_text()
+    assert all(f"{name} = '{value}'" in written for name, value in _SERVER_SETTINGS.items())
+
+
+def test_the_embedded_server_builds_indexes_with_at_most_one_process_per_core():
+    import os
+
+    (workers,) = query("SHOW max_parallel_maintenance_workers")[0]
+    assert int(workers) == min(2, max(0, (os.cpu_count() or 1) - 1))
