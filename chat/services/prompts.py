@@ -48,17 +48,27 @@ def tokens(text: str) -> int:
     return len(get_tokenizer()(text))
 
 
+def tokens_at_most(text: str) -> int:
+    """A bound on tokens(text) without tokenizing, which is the slow part of building a prompt (a millisecond for
+    five passages): every cl100k token is at least one byte of UTF-8."""
+    return len(text.encode())
+
+
 def truncate_tokens(text: str, budget: int) -> str:
     """The longest prefix of text within `budget` tokens."""
     if budget <= 0:
         return ""
+    if tokens_at_most(text) <= budget:
+        return text
     tokenizer = get_tokenizer()
     encoded = tokenizer(text)
     if len(encoded) <= budget:
         return text
     import tiktoken
 
-    return tiktoken.get_encoding("cl100k_base").decode(encoded[:budget])
+    # A cut inside a character (an emoji is several tokens) leaves bytes that decode to nothing: drop them, so the
+    # result is a prefix of the text rather than one ending in U+FFFD.
+    return tiktoken.get_encoding("cl100k_base").decode(encoded[:budget], errors="ignore")
 
 
 def answer_messages(
@@ -80,24 +90,15 @@ def answer_messages(
     # An agent's prompt or a pasted question may be long; each keeps at most a quarter of the budget.
     system = truncate_tokens(system_prompt or DEFAULT_SYSTEM_PROMPT, budget // 4)
     question = truncate_tokens(question, budget // 4)
-    budget -= tokens(ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="")) + tokens(question)
-
-    kept_passages = list(passages)
-    passage_texts = [_passage(number, hit) for number, hit in enumerate(kept_passages, start=1)]
-    passage_cost = [tokens(text) for text in passage_texts]
-    history_cost = [tokens(turn.content) + MESSAGE_OVERHEAD_TOKENS for turn in history]
-    kept_history = list(history)
-    while kept_history and sum(history_cost) + sum(passage_cost) > budget:
-        kept_history.pop(0)
-        history_cost.pop(0)
-    while len(kept_passages) > 1 and sum(passage_cost) > budget:
-        kept_passages.pop()
-        passage_texts.pop()
-        passage_cost.pop()
-    if kept_passages and passage_cost[0] > budget:
-        passage_texts = [truncate_tokens(passage_texts[0], budget)] if budget > 32 else []
-        if not passage_texts:  # no room at all: the model sees no passage, so none may be cited
-            kept_passages = []
+    header = ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="")
+    passage_texts = [_passage(number, hit) for number, hit in enumerate(passages, start=1)]
+    bound = sum(tokens_at_most(text) for text in [header, question, *passage_texts])
+    bound += sum(tokens_at_most(turn.content) + MESSAGE_OVERHEAD_TOKENS for turn in history)
+    if bound <= budget:  # the usual case: everything fits, and nothing needs counting exactly
+        kept_passages, kept_history = list(passages), list(history)
+    else:
+        budget -= tokens(header) + tokens(question)
+        kept_passages, passage_texts, kept_history = _fitted(passages, passage_texts, history, budget)
 
     messages = [
         ChatMessage(
@@ -112,8 +113,36 @@ def answer_messages(
     return messages, kept_passages
 
 
+def _fitted(
+    passages: Sequence[SearchHit], passage_texts: list[str], history: Sequence[Turn], budget: int
+) -> tuple[list[SearchHit], list[str], list[Turn]]:
+    """The passages (with their texts) and the history that fit `budget` tokens: the oldest history goes first,
+    then the weakest passages; a lone passage too long is cut short, or dropped when there is no room at all."""
+    kept_passages = list(passages)
+    passage_texts = list(passage_texts)
+    passage_cost = [tokens(text) for text in passage_texts]
+    history_cost = [tokens(turn.content) + MESSAGE_OVERHEAD_TOKENS for turn in history]
+    kept_history = list(history)
+    while kept_history and sum(history_cost) + sum(passage_cost) > budget:
+        kept_history.pop(0)
+        history_cost.pop(0)
+    while len(kept_passages) > 1 and sum(passage_cost) > budget:
+        kept_passages.pop()
+        passage_texts.pop()
+        passage_cost.pop()
+    if kept_passages and passage_cost[0] > budget:
+        passage_texts = [truncate_tokens(passage_texts[0], budget)] if budget > 32 else []
+        if not passage_texts:  # no room at all: the model sees no passage, so none may be cited
+            kept_passages = []
+    return kept_passages, passage_texts, kept_history
+
+
 def _passage(number: int, hit: SearchHit) -> str:
     return PASSAGE_TEMPLATE.format(number=number, title=hit.title, text=hit.text)
+
+
+def _exceeds(text: str, budget: int) -> bool:
+    return tokens_at_most(text) > budget and tokens(text) > budget
 
 
 def _budget(context_window: int, answer_tokens: int) -> int:
@@ -128,7 +157,7 @@ def condense_messages(
     question = truncate_tokens(question, budget // 3)
     budget -= tokens(question)
     lines = [f"{turn.role}: {turn.content}" for turn in history]
-    while len(lines) > 1 and tokens("\n".join(lines)) > budget:
+    while len(lines) > 1 and _exceeds("\n".join(lines), budget):
         lines.pop(0)
     conversation = truncate_tokens("\n".join(lines), budget)
     prompt = CONDENSE_TEMPLATE.format(history=conversation, question=question)
