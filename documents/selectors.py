@@ -81,10 +81,13 @@ def chunk_vector_search(
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id, filters=filters)
     if statement is None:
         return []
-    with transaction.atomic(), connection.wrap_database_errors, vector_connection().cursor() as cursor:
-        cursor.execute(*statement.configure)
-        # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
-        cursor.execute(statement.sql, statement.params, prepare=False)
+    raw = vector_connection()
+    # One round trip instead of four: BEGIN, the scan settings, the query and COMMIT go out together (pipeline).
+    with connection.wrap_database_errors, raw.cursor() as cursor:
+        with raw.pipeline(), raw.transaction():
+            cursor.execute(*statement.configure)
+            # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
+            cursor.execute(statement.sql, statement.params, prepare=False)
         return [(pk, float(distance)) for pk, distance in cursor.fetchall()]
 
 
@@ -210,11 +213,14 @@ BM25_B = 0.75
 # -exclusions hold) and the candidate tsquery (see _candidates). Each is scored with BM25: term frequencies from the
 # lexeme positions of the query's own words — setweight marks them and ts_filter keeps only them, so PostgreSQL
 # expands a handful of lexemes per chunk instead of all of them (three times faster) — and length from token_count.
-# The documents table is joined only when a vault or metadata filter needs it.
+# The documents table is joined only when a vault or metadata filter needs it. The constants are cast to float8:
+# quoted into the statement they would be numeric, whose arithmetic made the statement a fifth slower.
 _BM25_SELECT = """
 SELECT c.id, SUM(
-    t.idf * array_length(u.positions, 1) * (%(k1)s + 1)
-    / (array_length(u.positions, 1) + %(k1)s * (1 - %(b)s + %(b)s * c.token_count / %(avgdl)s))
+    t.idf * array_length(u.positions, 1) * (%(k1)s::float8 + 1) / (
+        array_length(u.positions, 1)
+        + %(k1)s::float8 * (1 - %(b)s::float8 + %(b)s::float8 * c.token_count / %(avgdl)s::float8)
+    )
 ) AS score
 FROM documents_chunk c
 """
