@@ -54,7 +54,7 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
-        from documents.selectors import PASSAGES_SQL, chunk_vector_explain, vector_statement
+        from documents.selectors import chunk_vector_explain, vector_statement
         from documents.services.embeddings import embedding_provider
         from documents.services.ingest import IngestRequest, documents_ingest
         from documents.services.vector_index import embedding_index_deferred, vector_connection
@@ -86,17 +86,15 @@ def main() -> None:
 
         def bare_sql(query: str, vector) -> None:
             # The statements /search runs, with their parameters, straight through psycopg: the BM25 keyword query
-            # (its statistics from the same cache the endpoint uses), the vector query in its transaction with its
-            # scan settings, and the load of the passages that survive fusion (the endpoint's top 5; here the
-            # nearest 5, the same work).
+            # (its statistics from the same cache the endpoint uses) and the vector query in its transaction with
+            # its scan settings, each returning its chunks' passages.
             statement = selectors.keyword_statement(query=query, k=20)
             if statement is not None:
                 raw.execute(statement.sql, statement.params).fetchall()
             vector = vector_statement(query_vector=vector, model="bench-384", k=20)
             with raw.transaction():
                 raw.execute(*vector.configure)
-                nearest = raw.execute(vector.sql, vector.params, prepare=False).fetchall()
-            raw.execute(PASSAGES_SQL, [[row[0] for row in nearest[:5]]]).fetchall()
+                raw.execute(vector.sql, vector.params, prepare=False).fetchall()
 
         def endpoint(query: str) -> None:
             response = client.post("/search", {"query": query, "top_k": 5}, content_type="application/json")

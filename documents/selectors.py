@@ -75,9 +75,9 @@ def chunk_vector_search(
     k: int,
     vault_id: uuid.UUID | None = None,
     filters: dict[str, Any] | None = None,
-) -> list[tuple[int, float]]:
-    """The ids of the k chunks embedded with `model` nearest to query_vector (cosine), nearest first, each with its
-    cosine distance. Ids only: the caller loads the few passages it keeps (chunk_passages), not every candidate."""
+) -> list[tuple[Passage, float]]:
+    """The k chunks embedded with `model` nearest to query_vector (cosine), nearest first, each with its cosine
+    distance."""
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id, filters=filters)
     if statement is None:
         return []
@@ -88,7 +88,7 @@ def chunk_vector_search(
             cursor.execute(*statement.configure)
             # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
             cursor.execute(statement.sql, statement.params, prepare=False)
-        return [(pk, float(distance)) for pk, distance in cursor.fetchall()]
+        return [(Passage(*passage), float(distance)) for distance, *passage in cursor.fetchall()]
 
 
 def chunk_vector_explain(
@@ -164,7 +164,9 @@ def vector_statement(
         params.append(Jsonb(filters))
     sql += "ORDER BY distance LIMIT %s"
     params.append(k)
-    return VectorStatement(configure=configure, sql=sql, params=params)
+    return VectorStatement(
+        configure=configure, sql=with_passages(sql, value="distance", order="r.distance"), params=params
+    )
 
 
 @dataclass(frozen=True)
@@ -176,17 +178,18 @@ class Passage:
     text: str
 
 
-def chunk_passages(*, chunk_ids: Sequence[int]) -> dict[int, Passage]:
-    """The text and document of each chunk, by id, in one query (a chunk deleted meanwhile is simply absent)."""
-    with connection.cursor() as cursor:
-        cursor.execute(PASSAGES_SQL, [list(chunk_ids)])
-        return {row[0]: Passage(*row) for row in cursor.fetchall()}
+def with_passages(ranking: str, *, value: str, order: str) -> str:
+    """A ranking statement (chunk ids and a score, limited to k) extended with each ranked chunk's passage.
 
-
-PASSAGES_SQL = (
-    "SELECT c.id, c.document_id, d.title, d.source, c.text FROM documents_chunk c "
-    "JOIN documents_document d ON d.id = c.document_id WHERE c.id = ANY(%s)"
-)
+    Read by the ranking's own statement: the few passages kept after fusion cost no further query, and a ranked
+    chunk is never missing its passage because its document was deleted or updated in between. Rows come out as
+    (score, chunk id, document id, title, source, text).
+    """
+    return (
+        f"SELECT r.{value}, c.id, c.document_id, d.title, d.source, c.text FROM ({ranking}) AS r "
+        "JOIN documents_chunk c ON c.id = r.id JOIN documents_document d ON d.id = c.document_id "
+        f"ORDER BY {order}"
+    )
 
 
 _widths: dict[str, int] = {}
@@ -254,9 +257,9 @@ class KeywordStatement:
 
 def chunk_keyword_search(
     *, query: str, k: int, vault_id: uuid.UUID | None = None, filters: dict[str, Any] | None = None
-) -> list[tuple[int, float]]:
-    """The ids of the k chunks best matching `query` by BM25 over the chunks' full-text vectors, best first, each
-    with its score in [0, 1] (its BM25 score over the best score the query could reach).
+) -> list[tuple[Passage, float]]:
+    """The k chunks best matching `query` by BM25 over the chunks' full-text vectors, best first, each with its
+    score in [0, 1] (its BM25 score over the best score the query could reach).
 
     PostgreSQL's own ts_rank knows nothing of how rare a word is, so "library" would weigh as much as "Dewey";
     BM25's inverse document frequency is what makes keyword retrieval worth fusing with vectors.
@@ -273,11 +276,12 @@ def chunk_keyword_search(
     return scored
 
 
-def _keyword_run(statement: KeywordStatement) -> list[tuple[int, float]]:
+def _keyword_run(statement: KeywordStatement) -> list[tuple[Passage, float]]:
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
         rows = cursor.fetchall()
-    return [(pk, min(1.0, max(0.0, float(score) / statement.best_possible))) for pk, score in rows]
+    best = statement.best_possible
+    return [(Passage(*passage), min(1.0, max(0.0, float(score) / best))) for score, *passage in rows]
 
 
 def _candidates(terms: list[str], frequencies: list[int], *, total: int, narrow: bool) -> tuple[str, bool]:
@@ -343,7 +347,7 @@ def keyword_statement(
         sql += _BM25_VAULT
     if filters:
         sql += _BM25_FILTERS
-    sql += _BM25_ORDER
+    sql = with_passages(sql + _BM25_ORDER, value="score", order="r.score DESC, r.id")
     params = {
         "k1": BM25_K1,
         "b": BM25_B,

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
-from documents.selectors import chunk_keyword_search, chunk_passages, chunk_vector_search
+from documents.selectors import Passage, chunk_keyword_search, chunk_vector_search
 from documents.services.embeddings import EmbeddingProvider, embedding_provider
 
 MODES = ("hybrid", "vector", "keyword")
@@ -52,36 +52,16 @@ def chunks_search(
     filters: dict[str, Any] | None = None,
     provider: EmbeddingProvider | None = None,
 ) -> list[SearchHit]:
-    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes (a
-    second in the rare race described below).
+    """The top_k chunks for a query, best first. Side effects: one embedding call in vector and hybrid modes.
 
-    Both rankings return chunk ids only; the passages of the top_k that survive fusion are loaded in one query.
+    Each ranking returns its chunks with their passages (see selectors.with_passages), so fusion needs no further
+    query.
     """
-    search = dict(query=query, top_k=top_k, mode=mode, vault_id=vault_id, filters=filters, provider=provider)
-    hits, complete = _search(**search)
-    if not complete:
-        # A ranked chunk was gone when its passage was read: its document was deleted, updated or re-embedded in
-        # between (an update or a re-embed swaps its chunks for new rows, with new ids). Ranked once more, a swapped
-        # document is found under its new chunks instead of missing from the results; a deleted one stays out.
-        hits, _ = _search(**search)
-    return hits
-
-
-def _search(
-    *,
-    query: str,
-    top_k: int,
-    mode: str,
-    vault_id: uuid.UUID | None,
-    filters: dict[str, Any] | None,
-    provider: EmbeddingProvider | None,
-) -> tuple[list[SearchHit], bool]:
-    """The hits, and whether every ranked chunk still existed when its passage was read."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}")
     depth = top_k * HYBRID_CANDIDATES_PER_RESULT if mode == "hybrid" else top_k
-    vector_hits: list[tuple[int, float]] = []
-    keyword_hits: list[tuple[int, float]] = []
+    vector_hits: list[tuple[Passage, float]] = []
+    keyword_hits: list[tuple[Passage, float]] = []
     if mode == "keyword":
         keyword_hits = chunk_keyword_search(query=query, k=depth, vault_id=vault_id, filters=filters)
     elif mode == "vector":
@@ -107,39 +87,36 @@ def _search(
 
     if mode == "vector":
         # Cosine similarity; the rare negative one (an unrelated text) counts as no similarity at all.
-        scored = [(pk, min(1.0, max(0.0, 1.0 - distance))) for pk, distance in vector_hits]
+        scored = [(passage.chunk_id, min(1.0, max(0.0, 1.0 - distance))) for passage, distance in vector_hits]
     elif mode == "keyword":
-        scored = keyword_hits
+        scored = [(passage.chunk_id, score) for passage, score in keyword_hits]
     else:
         scored = _fused(vector_hits, keyword_hits)
-    scored = scored[:top_k]
-    passages = chunk_passages(chunk_ids=[pk for pk, _ in scored])
-    hits = [
+    passages = {passage.chunk_id: passage for passage, _ in (*vector_hits, *keyword_hits)}
+    return [
         SearchHit(
             chunk_id=pk,
-            document_id=passage.document_id,
-            title=passage.title,
-            source=passage.source,
-            text=passage.text,
-            snippet=snippet_make(passage.text, query),
+            document_id=passages[pk].document_id,
+            title=passages[pk].title,
+            source=passages[pk].source,
+            text=passages[pk].text,
+            snippet=snippet_make(passages[pk].text, query),
             score=round(score, 6),
         )
-        for pk, score in scored
-        if (passage := passages.get(pk)) is not None  # deleted since it was ranked
+        for pk, score in scored[:top_k]
     ]
-    return hits, len(hits) == len(scored)
 
 
 def _vector_ranking(
     provider: EmbeddingProvider, query: str, *, k: int, vault_id: uuid.UUID | None, filters: dict[str, Any] | None
-) -> list[tuple[int, float]]:
+) -> list[tuple[Passage, float]]:
     (query_vector,) = provider.embed([query])
     return chunk_vector_search(query_vector=query_vector, model=provider.model, k=k, vault_id=vault_id, filters=filters)
 
 
 def _vector_ranking_elsewhere(
     provider: EmbeddingProvider, query: str, *, k: int, vault_id: uuid.UUID | None, filters: dict[str, Any] | None
-) -> list[tuple[int, float]]:
+) -> list[tuple[Passage, float]]:
     """_vector_ranking on a pool thread: its connection is checked (age, health) as a request's would be."""
     close_old_connections()
     with _vector_half_lock:
@@ -158,15 +135,17 @@ def vector_half_connections_close() -> None:
             wrapper.connection.close()  # psycopg's own connection: closing it from another thread is allowed
 
 
-def _fused(vector_hits: list[tuple[int, float]], keyword_hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
+def _fused(
+    vector_hits: list[tuple[Passage, float]], keyword_hits: list[tuple[Passage, float]]
+) -> list[tuple[int, float]]:
     """Reciprocal rank fusion, scaled so that a chunk ranked first by both rankings scores 1."""
     k = settings.SEARCH_RRF_K
     weights = ((vector_hits, settings.SEARCH_VECTOR_WEIGHT), (keyword_hits, settings.SEARCH_KEYWORD_WEIGHT))
     best = sum(weight for _, weight in weights) / (k + 1) or 1.0
     scores: dict[int, float] = {}
     for hits, weight in weights:
-        for rank, (pk, _) in enumerate(hits, start=1):
-            scores[pk] = scores.get(pk, 0.0) + weight / (k + rank)
+        for rank, (passage, _) in enumerate(hits, start=1):
+            scores[passage.chunk_id] = scores.get(passage.chunk_id, 0.0) + weight / (k + rank)
     ordered = sorted(scores, key=lambda pk: (-scores[pk], pk))
     return [(pk, min(1.0, scores[pk] / best)) for pk in ordered]
 

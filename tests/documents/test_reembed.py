@@ -47,7 +47,7 @@ def test_reembed_moves_documents_to_the_configured_model(two_documents, settings
         model="text-embedding-3-large",
         k=1,
     )
-    assert [Chunk.objects.get(pk=pk).document.title for pk, _ in hits] == ["Otters"]
+    assert [passage.title for passage, _ in hits] == ["Otters"]
 
 
 def test_documents_already_on_the_configured_model_are_left_alone(two_documents, fake_openai):

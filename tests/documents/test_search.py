@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.test.utils import CaptureQueriesContext
 
-from documents.models import Chunk, Vault
+from documents.models import Vault
 from documents.services.ingest import IngestRequest, document_ingest, documents_ingest
 from documents.services.search import chunks_search, snippet_make
 from tests.ragsite.test_errors import assert_envelope
@@ -207,7 +207,7 @@ def test_keyword_candidates_are_bounded_by_the_rarest_words(api_client, settings
     hits = selectors.chunk_keyword_search(query="library Dewey", k=10)
 
     # Only the chunk with the rare word is scored: the thirty "library" chunks would rank below it anyway.
-    assert [Chunk.objects.get(pk=pk).document_id for pk, _ in hits] == [rare]
+    assert [passage.document_id for passage, _ in hits] == [rare]
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_a_query_of_common_words_only_scores_the_chunks_holding_all_of_them(comm
     assert statement.narrowed
     assert statement.params["candidates"] == "'alpha' & 'beta'"
     assert len(hits) == 10
-    assert {Chunk.objects.get(pk=pk).document_id for pk, _ in hits} <= common_words["both"]
+    assert {passage.document_id for passage, _ in hits} <= common_words["both"]
 
 
 def test_too_few_chunks_holding_all_common_words_widens_the_candidates_to_top_k(common_words):
@@ -239,7 +239,7 @@ def test_too_few_chunks_holding_all_common_words_widens_the_candidates_to_top_k(
 
     hits = selectors.chunk_keyword_search(query="alpha beta", k=30)
 
-    documents = [Chunk.objects.get(pk=pk).document_id for pk, _ in hits]
+    documents = [passage.document_id for passage, _ in hits]
     assert len(documents) == 30
     assert set(documents[:20]) == common_words["both"]  # both words outscore one
 

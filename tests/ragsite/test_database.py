@@ -169,8 +169,8 @@ def test_similarity_search_uses_the_models_hnsw_index():
     assert f"Index Scan using {space.index_name}" in vault_plan
     nearest = chunk_vector_search(query_vector=unit(8, 3), model="test/model-8", k=5)
     assert len(nearest) == 5
-    positions = Chunk.objects.in_bulk([pk for pk, _ in nearest])
-    assert all(positions[pk].position % 8 == 3 for pk, _ in nearest)
+    positions = Chunk.objects.in_bulk([passage.chunk_id for passage, _ in nearest])
+    assert all(positions[passage.chunk_id].position % 8 == 3 for passage, _ in nearest)
     assert nearest[0][1] == pytest.approx(0.0)
 
 
@@ -193,8 +193,8 @@ def test_two_embedding_models_of_different_widths_coexist_each_with_its_own_inde
     small = chunk_vector_search(query_vector=unit(384, 0), model="local-384", k=10)
     large = chunk_vector_search(query_vector=unit(1536, 0), model="openai-1536", k=10)
 
-    assert [Chunk.objects.get(pk=pk).text for pk, _ in small] == ["small"]
-    assert [Chunk.objects.get(pk=pk).text for pk, _ in large] == ["large"]
+    assert [passage.text for passage, _ in small] == ["small"]
+    assert [passage.text for passage, _ in large] == ["large"]
     indexes = dict(
         query(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'documents_chunk' "
