@@ -149,3 +149,22 @@ def test_a_session_id_with_unicode_is_422_and_its_url_404(api_client, openai_set
         response = api_client.get("/sessions/" + quote(value.encode("utf-8", "surrogatepass"), safe=""))
         assert_envelope(response, 404, "SESSION_NOT_FOUND")
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path, payload, field",
+    [
+        ("/search", {"query": "otters", "mode": "\ud800"}, "mode"),
+        ("/search", {"query": "otters", "top_k": "\udfff"}, "top_k"),
+        ("/search", {"query": "otters", "vault_id": "\ud800"}, "vault_id"),
+        ("/chat", {"message": "hi", "agent_id": "\ud800"}, "agent_id"),
+        ("/ingest", {"text": "Otters.", "vault_id": "x\udfff"}, "vault_id"),
+    ],
+)
+def test_a_lone_surrogate_echoed_by_a_validation_error_is_a_422_not_a_500(
+    api_client, openai_settings, path, payload, field
+):
+    # The error names the value it refused; a lone surrogate in it would make the response unencodable as UTF-8.
+    body = assert_envelope(post_json(api_client, path, payload), 422, "VALIDATION_ERROR")
+    assert field in body["detail"]
+    assert not Document.objects.exists()
