@@ -81,13 +81,13 @@ def chunk_vector_search(
     statement = vector_statement(query_vector=query_vector, model=model, k=k, vault_id=vault_id, filters=filters)
     if statement is None:
         return []
-    raw = vector_connection()
-    # One round trip instead of four: BEGIN, the scan settings, the query and COMMIT go out together (pipeline).
-    with connection.wrap_database_errors, raw.cursor() as cursor:
-        with raw.pipeline(), raw.transaction():
-            cursor.execute(*statement.configure)
-            # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
-            cursor.execute(statement.sql, statement.params, prepare=False)
+    # Not psycopg's pipeline mode, though it would save two round trips: with it, a connection broken by a database
+    # restart went on failing every search instead of being replaced (tests/reliability/test_database_down.py).
+    # Django's atomic block closes a connection whose rollback fails.
+    with transaction.atomic(), connection.wrap_database_errors, vector_connection().cursor() as cursor:
+        cursor.execute(*statement.configure)
+        # Never prepared: a prepared statement's generic plan is made without the LIMIT and the filter values.
+        cursor.execute(statement.sql, statement.params, prepare=False)
         return [(Passage(*passage), float(distance)) for distance, *passage in cursor.fetchall()]
 
 
