@@ -30,7 +30,7 @@ class LenientJSONParser(JSONParser):
 
 # A \uD800–\uDFFF escape: the only way a JSON text makes a surrogate, which json.loads keeps when it is unpaired.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_loads_strict(text: str) -> Any:
@@ -42,13 +42,30 @@ def json_loads_strict(text: str) -> Any:
 
 
 def _without_lone_surrogates(value: Any) -> Any:
+    """`value` with every string in it, keys too, cleaned in place. A loop, not recursion: whatever depth json.loads
+    accepted is fine here too."""
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+        return LONE_SURROGATE.sub("\ufffd", value)
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+            node.clear()  # re-inserted in their order, under their cleaned keys
+            for key, item in items:
+                node[LONE_SURROGATE.sub("\ufffd", key)] = _cleaned(item, pending)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                node[index] = _cleaned(item, pending)
     return value
+
+
+def _cleaned(item: Any, pending: list[Any]) -> Any:
+    if isinstance(item, str):
+        return LONE_SURROGATE.sub("\ufffd", item)
+    if isinstance(item, dict | list):
+        pending.append(item)
+    return item
 
 
 def _reject_constant(name: str) -> None:

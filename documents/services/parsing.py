@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from ragsite.errors import UnsupportedMediaType, ValidationFailed
+from ragsite.parsers import LONE_SURROGATE
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ SUPPORTED_EXTENSIONS = tuple(sorted(FILE_KINDS))
 
 # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded as UTF-8 at all.
 _NUL = "\x00"
-_SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -45,7 +45,7 @@ def text_clean(text: str) -> str:
     """Text PostgreSQL accepts and clients can read: no NUL, no lone surrogates, \\n line ends."""
     if _NUL in text:
         text = text.replace(_NUL, "")
-    text = _SURROGATES.sub("\ufffd", text)
+    text = LONE_SURROGATE.sub("\ufffd", text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

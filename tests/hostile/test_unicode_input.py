@@ -167,4 +167,4 @@ def test_a_lone_surrogate_echoed_by_a_validation_error_is_a_422_not_a_500(
     # The error names the value it refused; a lone surrogate in it would make the response unencodable as UTF-8.
     body = assert_envelope(post_json(api_client, path, payload), 422, "VALIDATION_ERROR")
     assert field in body["detail"]
-    assert not Document.objects.exists()
+    assert not Document.objects.exists() and not Message.objects.exists()
