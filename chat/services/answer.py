@@ -98,15 +98,14 @@ def chat_turn_prepare(
     query = message
     if history and model is not None:
         # A follow-up ("and in 2024?") retrieves nothing on its own: search with a standalone rewrite of it.
-        rewritten = model.complete(
-            condense_messages(
-                history=history,
-                question=message,
-                context_window=model.context_window,
-                answer_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
-            ),
-            temperature=0,
-        ).strip()
+        condensed = condense_messages(
+            history=history,
+            question=message,
+            context_window=model.context_window,
+            answer_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
+        )
+        # Cleaned as answers are: a model's text may hold what PostgreSQL refuses (NUL, lone surrogates).
+        rewritten = text_clean(model.complete(condensed, temperature=0)).strip()
         query = rewritten or message
     # A pasted page is a fine question but a poor search query, and embedding models take a few thousand tokens.
     query = truncate_tokens(query, RETRIEVAL_QUERY_TOKENS)

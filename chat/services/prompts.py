@@ -50,8 +50,9 @@ def tokens(text: str) -> int:
 
 def tokens_at_most(text: str) -> int:
     """A bound on tokens(text) without tokenizing, which is the slow part of building a prompt (a millisecond for
-    five passages): every cl100k token is at least one byte of UTF-8."""
-    return len(text.encode())
+    five passages): every cl100k token is at least one byte of UTF-8 (a lone surrogate, which the tokenizer
+    accepts, counts as the three bytes it would take)."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def truncate_tokens(text: str, budget: int) -> str:
@@ -90,24 +91,17 @@ def answer_messages(
     # An agent's prompt or a pasted question may be long; each keeps at most a quarter of the budget.
     system = truncate_tokens(system_prompt or DEFAULT_SYSTEM_PROMPT, budget // 4)
     question = truncate_tokens(question, budget // 4)
-    header = ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="")
     passage_texts = [_passage(number, hit) for number, hit in enumerate(passages, start=1)]
-    bound = sum(tokens_at_most(text) for text in [header, question, *passage_texts])
+    kept_passages, kept_history = list(passages), list(history)
+    content = _system_content(system, passage_texts)
+    bound = tokens_at_most(content) + tokens_at_most(question)
     bound += sum(tokens_at_most(turn.content) + MESSAGE_OVERHEAD_TOKENS for turn in history)
-    if bound <= budget:  # the usual case: everything fits, and nothing needs counting exactly
-        kept_passages, kept_history = list(passages), list(history)
-    else:
-        budget -= tokens(header) + tokens(question)
+    if bound > budget:  # rarely: the usual prompt fits by its bytes alone, and nothing needs counting exactly
+        budget -= tokens(ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="")) + tokens(question)
         kept_passages, passage_texts, kept_history = _fitted(passages, passage_texts, history, budget)
+        content = _system_content(system, passage_texts)
 
-    messages = [
-        ChatMessage(
-            role=MessageRole.SYSTEM,
-            content=ANSWER_SYSTEM_TEMPLATE.format(
-                system_prompt=system, passages="\n\n".join(passage_texts) or NO_PASSAGES
-            ),
-        )
-    ]
+    messages = [ChatMessage(role=MessageRole.SYSTEM, content=content)]
     messages += [ChatMessage(role=MessageRole(turn.role), content=turn.content) for turn in kept_history]
     messages.append(ChatMessage(role=MessageRole.USER, content=question))
     return messages, kept_passages
@@ -135,6 +129,10 @@ def _fitted(
         if not passage_texts:  # no room at all: the model sees no passage, so none may be cited
             kept_passages = []
     return kept_passages, passage_texts, kept_history
+
+
+def _system_content(system: str, passage_texts: list[str]) -> str:
+    return ANSWER_SYSTEM_TEMPLATE.format(system_prompt=system, passages="\n\n".join(passage_texts) or NO_PASSAGES)
 
 
 def _passage(number: int, hit: SearchHit) -> str:

@@ -89,6 +89,21 @@ def test_a_follow_up_is_rewritten_for_retrieval_and_sees_the_history(api_client,
     assert Message.objects.filter(session_id="s-2").count() == 4
 
 
+def test_a_rewrite_holding_what_postgresql_refuses_is_cleaned_before_the_search(api_client, handbook, fake_openai):
+    chat(api_client, message="How many days of paid leave do employees get?", session_id="s-nul")
+    fake_openai.reply = lambda messages: (
+        "How are travel\x00 expenses reimbursed?"
+        if "Standalone question" in messages[-1]["content"]
+        else "Within 30 days [1]."
+    )
+
+    response = chat(api_client, message="And what about travel?", session_id="s-nul")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["sources"][0]["document_id"] == str(handbook["travel"])
+    assert Message.objects.filter(session_id="s-nul").count() == 4
+
+
 def test_only_the_last_max_history_messages_are_sent(api_client, handbook, fake_openai, settings):
     for index in range(3):
         chat(api_client, message=f"question {index}", session_id="s-3")

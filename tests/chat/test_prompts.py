@@ -8,10 +8,18 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.services.prompts import MESSAGE_OVERHEAD_TOKENS, answer_messages, tokens, tokens_at_most, truncate_tokens
+from chat.services.prompts import (
+    MESSAGE_OVERHEAD_TOKENS,
+    Turn,
+    answer_messages,
+    tokens,
+    tokens_at_most,
+    truncate_tokens,
+)
 from documents.services.search import SearchHit
 
-PIECES = ["leave", " ", "\n", "policy.", "😀", "中文文本", "<|endoftext|>", "e\u0301", "1234567", "\x00"]
+# A lone surrogate too: a model's rewrite of a question is the one text that reaches here uncleaned.
+PIECES = ["leave", " ", "\n", "policy.", "😀", "中文文本", "<|endoftext|>", "e\u0301", "1234567", "\x00", "\ud800"]
 
 
 def hit(number: int, text: str) -> SearchHit:
@@ -64,3 +72,24 @@ def test_passages_that_do_not_fit_in_tokens_are_dropped_weakest_first():
 
     assert [p.chunk_id for p in kept] == [1, 2, 3]
     assert "[3] Doc 3" in messages[0].content and "[4] Doc 4" not in messages[0].content
+
+
+def test_when_everything_fits_by_its_bytes_every_passage_and_turn_is_sent_as_is():
+    passages = [hit(number, f"Passage {number}: " + "leave policy " * 50) for number in range(1, 6)]
+    history = [Turn("user", "How many days?"), Turn("assistant", "Twenty-five [1].")]
+
+    messages, kept = answer_messages(
+        system_prompt="Be brief.",
+        passages=passages,
+        history=history,
+        question="And sick leave?",
+        context_window=128_000,
+        answer_tokens=1024,
+    )
+
+    assert kept == passages
+    assert [m.content for m in messages[1:]] == ["How many days?", "Twenty-five [1].", "And sick leave?"]
+    system = messages[0].content
+    assert system.startswith("Be brief.")
+    positions = [system.index(f"[{number}] Doc {number}\nPassage {number}:") for number in range(1, 6)]
+    assert positions == sorted(positions)
