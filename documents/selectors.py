@@ -165,7 +165,7 @@ def vector_statement(
     sql += "ORDER BY distance LIMIT %s"
     params.append(k)
     return VectorStatement(
-        configure=configure, sql=with_passages(sql, value="distance", order="r.distance"), params=params
+        configure=configure, sql=with_passages(sql, value="distance", order="r.distance, r.id"), params=params
     )
 
 
