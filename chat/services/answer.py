@@ -23,7 +23,6 @@ from chat.selectors import agent_get, session_state
 from chat.services.llm import ChatModel, chat_model
 from chat.services.prompts import answer_messages, condense_messages, truncate_tokens
 from documents.selectors import vault_get
-from documents.services.parsing import text_clean
 from documents.services.search import SearchHit, chunks_search
 from ragsite.errors import Forbidden, ValidationFailed, exception_to_error
 
@@ -104,8 +103,7 @@ def chat_turn_prepare(
             context_window=model.context_window,
             answer_tokens=settings.CHAT_MAX_ANSWER_TOKENS,
         )
-        # Cleaned as answers are: a model's text may hold what PostgreSQL refuses (NUL, lone surrogates).
-        rewritten = text_clean(model.complete(condensed, temperature=0)).strip()
+        rewritten = model.complete(condensed, temperature=0).strip()
         query = rewritten or message
     # A pasted page is a fine question but a poor search query, and embedding models take a few thousand tokens.
     query = truncate_tokens(query, RETRIEVAL_QUERY_TOKENS)
@@ -138,7 +136,7 @@ def chat_answer(turn: ChatTurn) -> ChatResult:
     if turn.model is None:
         answer = extractive_answer(turn.passages)
     else:
-        generated = text_clean(turn.model.complete(turn.messages, temperature=turn.temperature))
+        generated = turn.model.complete(turn.messages, temperature=turn.temperature)
         answer = citations.feed(generated) + citations.flush()
     sources = _sources(turn, citations)
     message_id = exchange_save(turn=turn, answer=answer, sources=sources)
@@ -159,7 +157,7 @@ def chat_answer_events(turn: ChatTurn) -> Iterator[dict[str, Any]]:
         else:
             pieces = turn.model.stream(turn.messages, temperature=turn.temperature)
         for piece in pieces:
-            text = citations.feed(text_clean(piece)) if turn.model is not None else piece
+            text = citations.feed(piece) if turn.model is not None else piece
             if text:
                 parts.append(text)
                 yield {"type": "token", "content": text}

@@ -14,6 +14,7 @@ from django.conf import settings
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai_like import OpenAILike
 
+from documents.services.parsing import text_clean
 from ragsite.errors import LLMFailed
 from ragsite.providers import built_per_settings, provider_errors
 
@@ -37,19 +38,23 @@ class ChatModel:
         return provider_errors(kind="llm", subject="language model provider", model=self.name, failure=LLMFailed)
 
     def complete(self, messages: Sequence[ChatMessage], *, temperature: float) -> str:
-        """The whole answer. Raises LLMFailed (502) or UpstreamTimeout (504)."""
+        """The whole answer, cleaned (text_clean). Raises LLMFailed (502) or UpstreamTimeout (504)."""
         with self._failures():
             response = self._llm.chat(list(messages), temperature=temperature)
-        return response.message.content or ""
+        return text_clean(response.message.content or "")
 
     def stream(self, messages: Sequence[ChatMessage], *, temperature: float) -> Iterator[str]:
-        """The answer piece by piece, as the server sends it. Raises as complete() does, possibly midway."""
+        """The answer piece by piece, as the server sends it, each cleaned. Raises as complete() does, possibly
+        midway.
+
+        Cleaned here, where the text enters the service: a model's text may hold what PostgreSQL refuses (NUL,
+        lone surrogates), whether it becomes an answer or a search query."""
         with self._failures():
             received = False
             for chunk in self._llm.stream_chat(list(messages), temperature=temperature):
                 received = True
                 if chunk.delta:
-                    yield chunk.delta
+                    yield text_clean(chunk.delta)
             if not received:
                 # Every real stream sends at least its role and finish chunks. A body that is no event stream at all
                 # (a proxy's page, truncated JSON) parses as zero events: without this it would be an empty answer,
