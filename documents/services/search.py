@@ -87,23 +87,23 @@ def chunks_search(
 
     if mode == "vector":
         # Cosine similarity; the rare negative one (an unrelated text) counts as no similarity at all.
-        scored = [(passage.chunk_id, min(1.0, max(0.0, 1.0 - distance))) for passage, distance in vector_hits]
+        scored = [(passage, min(1.0, max(0.0, 1.0 - distance))) for passage, distance in vector_hits]
     elif mode == "keyword":
-        scored = [(passage.chunk_id, score) for passage, score in keyword_hits]
+        scored = keyword_hits
     else:
-        scored = _fused(vector_hits, keyword_hits)
-    passages = {passage.chunk_id: passage for passage, _ in (*vector_hits, *keyword_hits)}
+        passages = {passage.chunk_id: passage for passage, _ in (*vector_hits, *keyword_hits)}
+        scored = [(passages[pk], score) for pk, score in _fused(vector_hits, keyword_hits)]
     return [
         SearchHit(
-            chunk_id=pk,
-            document_id=passages[pk].document_id,
-            title=passages[pk].title,
-            source=passages[pk].source,
-            text=passages[pk].text,
-            snippet=snippet_make(passages[pk].text, query),
+            chunk_id=passage.chunk_id,
+            document_id=passage.document_id,
+            title=passage.title,
+            source=passage.source,
+            text=passage.text,
+            snippet=snippet_make(passage.text, query),
             score=round(score, 6),
         )
-        for pk, score in scored[:top_k]
+        for passage, score in scored[:top_k]
     ]
 
 

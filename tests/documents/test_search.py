@@ -47,6 +47,19 @@ def test_each_mode_finds_the_matching_document_first_with_scores_in_0_1_best_fir
     assert all(0.0 <= score <= 1.0 for score in scores)
 
 
+def test_a_keyword_search_reads_its_passages_with_its_ranking(animals):
+    from django.db import connection
+
+    chunks_search(query="beavers dams", top_k=2, mode="keyword")  # the collection statistics, cached
+    with CaptureQueriesContext(connection) as queries:
+        hits = chunks_search(query="beavers dams", top_k=2, mode="keyword")
+
+    # The query's words, then BM25 returning each ranked chunk with its text: no query for the passages.
+    assert len(queries.captured_queries) == 2
+    assert hits[0].title == "Beavers"
+    assert hits[0].text == ANIMALS["beavers"]
+
+
 def test_hybrid_is_the_default_mode(api_client, animals):
     assert search(api_client, query="owls").json()["mode"] == "hybrid"
 
