@@ -19,7 +19,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from chat.models import Agent
-from chat.selectors import agent_get, session_state
+from chat.selectors import SessionState, agent_get, session_state
 from chat.services.llm import ChatModel, chat_model
 from chat.services.prompts import answer_messages, condense_messages, truncate_tokens
 from documents.selectors import vault_get
@@ -83,8 +83,12 @@ def chat_turn_prepare(
         vault_id = agent.vault_id
     elif vault_id is not None:
         vault_get(vault_id=vault_id)
-    session_id = session_id or uuid.uuid4().hex
-    state = session_state(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
+    if session_id:
+        state = session_state(session_id=session_id, limit=settings.MAX_HISTORY_MESSAGES)
+    else:
+        # An id generated now names no session yet: there is nothing to read (a round trip less for a first turn).
+        session_id = uuid.uuid4().hex
+        state = SessionState(exists=False, agent_id=None, vault_id=None, history=[])
     if state.exists and vault_scope is not None and state.vault_id != vault_scope:
         # Session ids are chosen by clients, so an id in use elsewhere cannot be hidden; its history can.
         raise Forbidden(detail="this session id is in use outside this API key's vault; choose another")

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chat.models import Agent, Message, Session
 from documents.models import Vault
@@ -69,6 +70,18 @@ def test_a_session_id_is_generated_when_absent(api_client, handbook):
     body = chat(api_client, message="leave?").json()
     assert len(body["session_id"]) == 32
     assert Session.objects.filter(pk=body["session_id"]).exists()
+
+
+def test_a_generated_session_id_reads_no_session(api_client, handbook):
+    # A client-chosen id may name a session with history; a generated one cannot, so its turn reads none.
+    chat(api_client, message="leave?")  # the search's word statistics are read and cached once
+    with CaptureQueriesContext(connection) as generated:
+        chat(api_client, message="leave?")
+    with CaptureQueriesContext(connection) as chosen:
+        chat(api_client, message="leave?", session_id="s-new")
+    assert not any("chat_message" in query["sql"] and query["sql"].lstrip().startswith("SELECT") for query in generated)
+    assert any("chat_message" in query["sql"] and query["sql"].lstrip().startswith("SELECT") for query in chosen)
+    assert len(generated) == len(chosen) - 1
 
 
 def test_a_follow_up_is_rewritten_for_retrieval_and_sees_the_history(api_client, handbook, fake_openai, settings):
