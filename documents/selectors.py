@@ -366,9 +366,11 @@ def keyword_statement(
 
 
 def _query_lexemes(query: str) -> list[str]:
+    """The query's distinct lexemes in the order they first appear in it, so that cutting a long query keeps its
+    beginning (sorted alphabetically, as before, a pasted page kept only the words early in the alphabet)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) ORDER BY lexeme",
+            "SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) ORDER BY positions[1], lexeme",
             [TEXT_SEARCH_CONFIG, query],
         )
         return [row[0] for row in cursor.fetchall()]

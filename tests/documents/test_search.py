@@ -282,6 +282,23 @@ def test_a_common_word_unknown_to_the_statistics_is_counted_exactly(common_words
     assert selectors._document_frequencies(["beta", "zzz"], total=60) == [40, 0]
 
 
+FILLER = " ".join(f"word{index}" for index in range(70))  # 70 distinct lexemes, more than MAX_QUERY_TERMS
+
+
+def test_a_long_query_is_searched_by_its_first_distinct_words(api_client):
+    from documents import selectors
+
+    rare = document_ingest(text="a zygote divides", title="Zygote").document_id
+    document_ingest(text=f"{FILLER} filler page", title="F")
+
+    # "zygote" opens the query and comes last in the alphabet; "aardvark" closes it and comes first.
+    statement = selectors.keyword_statement(query=f"zygote {FILLER} aardvark", k=5)
+    hits = selectors.chunk_keyword_search(query=f"zygote {FILLER} aardvark", k=5)
+
+    assert statement.params["terms"] == ["zygot"] + [f"word{index}" for index in range(selectors.MAX_QUERY_TERMS - 1)]
+    assert rare in {passage.document_id for passage, _ in hits}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_vector_half_runs_on_its_own_connection(animals, monkeypatch):
     import threading
