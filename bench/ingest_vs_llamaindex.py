@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -90,6 +91,10 @@ def compare(folder: Path, *, base_url: str, delay: float, runs: int) -> dict:
             db.execute("ANALYZE")
 
     run_number = iter(range(1000))
+
+    # SimpleDirectoryReader warns once per file that the optional llama-index-readers-file package is missing (it
+    # reads .txt without it): 1,460 lines per run that buried the results.
+    logging.getLogger("llama_index.core.readers.file.base").setLevel(logging.ERROR)
 
     def peer(hnsw: bool) -> None:
         store = PGVectorStore.from_params(
