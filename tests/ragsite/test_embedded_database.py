@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ragsite.database import embedded_server_running
+from ragsite.database import embedded_server_running, embedded_server_stop
 from tests.live import BASE_DIR, service_env
 
 # Each process connects, reports the server's start time, and holds on until the test lets it go, so all four
@@ -46,3 +46,63 @@ def test_processes_starting_at_once_share_one_server_that_stops_after_the_last_o
     assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
     assert len(start_times) == 1 and "" not in start_times  # one server, not four
     assert not embedded_server_running(pgdata=tmp_path / "postgres")  # the last process out stopped it
+
+
+_QUERY = "from django.db import connection; connection.cursor().execute('SELECT 1')"
+
+
+@pytest.mark.slow
+def test_a_database_started_by_hand_outlives_the_processes_that_use_it_until_stopped(tmp_path):
+    env = service_env(DATA_DIR=str(tmp_path))
+    pgdata = tmp_path / "postgres"
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    try:
+        manage("embedded_db", "start")
+        manage("shell", "--no-imports", "-c", _QUERY)
+        manage("shell", "--no-imports", "-c", _QUERY)
+        assert embedded_server_running(pgdata=pgdata)  # the users came and went; the server stayed
+
+        assert "stopped" in manage("embedded_db", "stop").stdout
+        manage("shell", "--no-imports", "-c", _QUERY)
+        assert not embedded_server_running(pgdata=pgdata)  # started by that user, stopped when it left
+    finally:
+        embedded_server_stop(pgdata=pgdata)
+
+
+@pytest.mark.slow
+def test_embedded_db_start_adopts_a_server_another_process_started(tmp_path):
+    release = tmp_path / "release"
+    env = service_env(DATA_DIR=str(tmp_path), RELEASE_FILE=str(release))
+    pgdata = tmp_path / "postgres"
+    user = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", _CONNECT],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert user.stdout.readline().strip()  # it started the server and is using it
+        started = subprocess.run(
+            [sys.executable, "manage.py", "embedded_db", "start"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert started.returncode == 0, started.stderr
+        release.touch()
+        assert user.communicate(timeout=120)[0] == "" and user.returncode == 0
+
+        assert embedded_server_running(pgdata=pgdata)  # its starter left, but it was taken in hand meanwhile
+    finally:
+        release.touch()
+        embedded_server_stop(pgdata=pgdata)
