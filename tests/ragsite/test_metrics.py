@@ -177,8 +177,15 @@ def test_development_without_a_token_is_open(api_client, settings):
     assert "ragsite_chat_sessions_active[]" in scrape(api_client)
 
 
-def test_only_get_is_allowed(api_client):
-    assert_envelope(api_client.post("/metrics"), 405, "METHOD_NOT_ALLOWED")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_only_get_is_allowed(method):
+    from rest_framework.test import APIClient
+
+    # With CSRF checks on, as for a real client: an unsafe method met the CSRF middleware's HTML 403 before.
+    client = APIClient(enforce_csrf_checks=True, raise_request_exception=False)
+    response = getattr(client, method)("/metrics")
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response["Allow"] == "GET"
 
 
 def test_an_admin_key_spanning_every_vault_may_read_metrics_in_production(api_client, settings, make_api_key):
