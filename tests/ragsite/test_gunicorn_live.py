@@ -120,3 +120,25 @@ def test_a_production_server_redirects_http_and_still_answers_health_checks(tmp_
 
         foreign = httpx.get(server.url + "/health", headers={"Host": "evil.example.com"}, timeout=10)
         assert foreign.status_code == 400
+
+
+def test_a_chunked_body_is_read_and_held_to_the_size_limit(tmp_path):
+    # httpx sends a body given as an iterator with Transfer-Encoding: chunked and no Content-Length.
+    def chunked(body: bytes):
+        yield from (body[start : start + 7] for start in range(0, len(body), 7))
+
+    with gunicorn_server(data_dir=tmp_path, MAX_REQUEST_SIZE="2048") as server:
+        query = json.dumps({"query": "otters", "mode": "keyword"}).encode()
+        found = httpx.post(
+            server.url + "/search", content=chunked(query), headers={"Content-Type": "application/json"}, timeout=30
+        )
+        assert found.request.headers["Transfer-Encoding"] == "chunked"
+        assert found.status_code == 200, found.text  # before: 422, "query: this field is required"
+        assert found.json()["results"] == []
+
+        huge = json.dumps({"query": "otters " * 1000, "mode": "keyword"}).encode()
+        refused = httpx.post(
+            server.url + "/search", content=chunked(huge), headers={"Content-Type": "application/json"}, timeout=30
+        )
+        assert refused.status_code == 413
+        assert refused.json()["code"] == "REQUEST_TOO_LARGE"
