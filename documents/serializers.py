@@ -12,6 +12,7 @@ from rest_framework import serializers
 from documents.models import Document
 from documents.services.parsing import text_clean
 from ragsite.parsers import json_loads_strict
+from ragsite.serializers import NullMeansAbsent
 
 METADATA_MAX_DEPTH = 16
 METADATA_MAX_BYTES = 64 * 1024
@@ -74,12 +75,16 @@ class MetadataField(serializers.Field):
         return value
 
 
-class IngestFieldsSerializer(serializers.Serializer):
+class IngestFieldsSerializer(NullMeansAbsent):
     """What comes with the text or the file of an ingest."""
 
-    title = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("title").max_length)
-    source = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("source").max_length)
-    metadata = MetadataField(required=False)
+    title = CleanCharField(
+        required=False, allow_blank=True, allow_null=True, max_length=Document._meta.get_field("title").max_length
+    )
+    source = CleanCharField(
+        required=False, allow_blank=True, allow_null=True, max_length=Document._meta.get_field("source").max_length
+    )
+    metadata = MetadataField(required=False, allow_null=True)
     vault_id = serializers.UUIDField(required=False, allow_null=True)
 
 
@@ -106,7 +111,11 @@ class IngestFileInputSerializer(IngestFieldsSerializer):
     """The multipart form of POST /ingest, for the schema."""
 
     file = serializers.FileField(help_text="A txt, md, html, pdf or docx file; the type comes from its name.")
-    vault_id = serializers.UUIDField(required=False)  # a form field has no null: leave it out for no vault
+    # A form field has no null: leave it out.
+    title = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("title").max_length)
+    source = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("source").max_length)
+    metadata = MetadataField(required=False)
+    vault_id = serializers.UUIDField(required=False)
 
 
 class IngestOutputSerializer(serializers.Serializer):
@@ -181,11 +190,13 @@ class DocumentDeletedOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["deleted"])
 
 
-class SearchInputSerializer(serializers.Serializer):
+class SearchInputSerializer(NullMeansAbsent):
     query = CleanCharField(max_length=4000)
-    top_k = serializers.IntegerField(required=False, min_value=1, max_value=50)
+    top_k = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=50)
     vault_id = serializers.UUIDField(required=False, allow_null=True)
-    mode = serializers.ChoiceField(choices=["hybrid", "vector", "keyword"], required=False, default="hybrid")
+    mode = serializers.ChoiceField(
+        choices=["hybrid", "vector", "keyword"], required=False, allow_null=True, default="hybrid"
+    )
     filters = MetadataField(required=False, allow_null=True)
 
 

@@ -151,6 +151,10 @@ class CleanCharFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: openapi.AutoSchema, direction: str) -> dict[str, Any]:
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if isinstance(schema.get("type"), list):
+            # That call already appended the field's meta ("null" for allow_null); our caller appends it once more.
+            kinds = [kind for kind in schema["type"] if kind != "null"]
+            schema["type"] = kinds[0] if len(kinds) == 1 else kinds
         if not self.target.allow_blank:
             schema["pattern"] = r"[^\s\x00]"
         return schema

@@ -1,4 +1,5 @@
-"""Shapes of the service's own responses (the error envelope, health), for the OpenAPI schema."""
+"""Shapes of the service's own responses (the error envelope, health), for the OpenAPI schema, and what input
+serializers share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class NullMeansAbsent(serializers.Serializer):
+    """A JSON body's `null` for an optional field means the field was left out, defaults included: clients of the
+    old service (pydantic's `Optional[...] = None`) send it for every field they do not set. Declare such fields
+    `allow_null=True` too, so the schema says so."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if type(data) is dict:  # a JSON object; form data (a QueryDict) has no null
+            optional = {name for name, field in self.fields.items() if not field.required}
+            data = {key: value for key, value in data.items() if value is not None or key not in optional}
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(

@@ -210,11 +210,22 @@ def test_a_body_over_max_request_size_is_413(api_client, settings):
     assert_nothing_written()
 
 
-@pytest.mark.parametrize("metadata", [[1, 2], "a string", 42, None])
+@pytest.mark.parametrize("metadata", [[1, 2], "a string", 42])
 def test_metadata_that_is_not_an_object_is_422(ingest, metadata):
     body = assert_envelope(ingest(text=HANDBOOK, metadata=metadata), 422, "VALIDATION_ERROR")
     assert "metadata" in body["detail"]
     assert_nothing_written()
+
+
+def test_null_optional_fields_mean_absent_as_for_clients_of_the_old_service(ingest, vault):
+    response = ingest(text=HANDBOOK, title=None, source=None, metadata=None, vault_id=None)
+
+    assert response.status_code == 200, response.content
+    document = Document.objects.get(pk=response.json()["document_id"])
+    assert (document.source, document.metadata, document.vault_id) == ("", {}, None)
+    assert document.title == HANDBOOK[:100]  # the default title, as when the field is left out
+    body = assert_envelope(ingest(text=None), 422, "VALIDATION_ERROR")  # null is no text: still required
+    assert "text" in body["detail"]
 
 
 def test_deeply_nested_metadata_is_422(ingest):

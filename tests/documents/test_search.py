@@ -76,6 +76,15 @@ def test_keyword_search_keeps_phrases_and_exclusions(api_client, animals):
     assert str(animals["owls"]) not in [r["document_id"] for r in excluded]
 
 
+def test_null_optional_fields_mean_absent_as_for_clients_of_the_old_service(api_client, animals, settings):
+    body = {"query": "owls", "top_k": None, "mode": None, "vault_id": None, "filters": None}
+    response = api_client.post("/search", body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["mode"] == "hybrid"  # the default
+    assert 0 < len(response.json()["results"]) <= settings.TOP_K_DEFAULT
+
+
 def test_keyword_search_calls_no_embedding_provider(api_client, animals, fake_openai):
     fake_openai.reset()
     assert search(api_client, query="foxes", mode="keyword").status_code == 200
