@@ -95,13 +95,41 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {name: value for name, value in vars(record).items() if name not in _RECORD_ATTRIBUTES}
 
 
+def utc_timestamp(record: logging.LogRecord) -> str:
+    """`2026-11-28T15:04:05.123Z`: the record's time in UTC, to the millisecond, in both formats."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+# One `key=value` pair of a message: a plain value, or a JSON-quoted one (kv_value's two forms).
+_MESSAGE_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?:\s+|$)')
+
+
+def message_fields(message: str) -> dict[str, Any]:
+    """The key=value pairs of a message (`event=request status=200` → {"event": "request", "status": "200"}), or
+    none when the message is not made of such pairs only (then it stays a plain message)."""
+    fields: dict[str, Any] = {}
+    position = 0
+    while position < len(message):
+        pair = _MESSAGE_PAIR.match(message, position)
+        if pair is None or pair.end() == position:
+            return {}
+        key, value = pair.groups()
+        if value.startswith('"'):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return {}
+        fields[key] = value
+        position = pair.end()
+    return fields
+
+
 class KeyValueFormatter(logging.Formatter):
     """`ts=… level=… logger=… request_id=… <message> <extra fields>`; messages are themselves key=value pairs."""
 
     def format(self, record: logging.LogRecord) -> str:
-        timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
         parts = [
-            f"ts={timestamp}",
+            f"ts={utc_timestamp(record)}",
             f"level={record.levelname}",
             f"logger={record.name}",
             f"request_id={kv_value(getattr(record, 'request_id', '-'))}",
@@ -118,7 +146,9 @@ class KeyValueFormatter(logging.Formatter):
 
 
 class JsonFormatter(_JsonFormatter):
-    """One JSON object per line: ts, level, logger, request_id, message, then the extra fields."""
+    """One JSON object per line: ts, level, logger, request_id, message, then the message's own key=value pairs as
+    fields (`"event": "request"`, so log tools can filter on them as on the key=value lines), then the extra fields.
+    A pair never replaces a field of the record."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -130,3 +160,9 @@ class JsonFormatter(_JsonFormatter):
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
         return exception_text(ei)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data["ts"] = utc_timestamp(record)  # the key=value lines' form, not isoformat's +00:00
+        for key, value in message_fields(record.getMessage()).items():
+            log_data.setdefault(key, value)

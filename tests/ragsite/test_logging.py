@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from documents.services.ingest import document_ingest
-from ragsite.log import JsonFormatter, KeyValueFormatter, PayloadFreeFilter, RequestIdFilter
+from ragsite.log import JsonFormatter, KeyValueFormatter, PayloadFreeFilter, RequestIdFilter, kv_value
 from ragsite.middleware import RequestLogMiddleware
 from tests.live import BASE_DIR, service_env
 
@@ -151,8 +151,29 @@ def test_the_json_format_has_one_object_per_line_with_the_same_fields():
     assert body["level"] == "INFO"
     assert body["logger"] == "ragsite.access"
     assert body["message"] == "event=request"
+    assert body["event"] == "request"  # the message's pairs are fields too, as on a key=value line
     assert (body["request_id"], body["method"], body["path"], body["status"]) == ("req-7", "GET", "/health", 200)
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", body["ts"])
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", body["ts"])  # as the key=value lines write it
+
+
+def test_a_json_line_takes_quoted_pairs_apart_and_never_lets_them_replace_a_field():
+    message = f"event=upload name={kv_value('my file.pdf')} request_id=forged"
+    record = logging.LogRecord("ragsite", logging.INFO, __file__, 1, message, None, None)
+    record.request_id = "req-8"
+
+    body = json.loads(JsonFormatter().format(record))
+
+    assert (body["event"], body["name"], body["request_id"]) == ("upload", "my file.pdf", "req-8")
+
+
+@pytest.mark.parametrize("message", ["Watching for file changes", 'event=x broken="unterminated', 'a=b"c'])
+def test_a_message_that_is_not_all_pairs_stays_a_plain_message(message):
+    record = logging.LogRecord("ragsite", logging.INFO, __file__, 1, message, None, None)
+
+    body = json.loads(JsonFormatter().format(record))
+
+    assert body["message"] == message
+    assert set(body) == {"ts", "level", "logger", "request_id", "message"}
 
 
 _MIGRATE_THEN_SERVE = """
