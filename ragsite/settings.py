@@ -331,6 +331,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Push documents, search them, and ask questions answered from them with citations.\n\n"
         'Every non-2xx answer has one shape, the `Error` schema: `{"error", "code", "detail"}`. '
+        "Each operation lists the statuses it answers with; besides those, a method a path does not offer is a 405 "
+        "`METHOD_NOT_ALLOWED` (with `Allow`), and a path that does not exist a 404 `NOT_FOUND`. "
         "Every response carries `X-Request-ID`.\n\n"
         "API keys go in `Authorization: Bearer <key>` or `X-API-Key: <key>`. Each operation names the scope it "
         "needs (`read` < `write` < `admin`); a key bound to a vault sees only that vault. Keys are required unless "

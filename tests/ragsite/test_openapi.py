@@ -3,6 +3,7 @@ their scripts and styles served by the service itself (no CDN), and none of the 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def test_the_schema_validates_as_openapi_3(schema):
 
 def test_every_operation_of_api_md_is_in_the_schema(schema):
     assert API_MD_OPERATIONS <= set(schema_operations(schema))
+
+
+def test_every_error_code_of_api_md_is_named_in_the_docs(schema):
+    # API.md's table of codes; the README says each is listed at /docs.
+    codes = (
+        "VALIDATION_ERROR UNAUTHORIZED FORBIDDEN NOT_FOUND DOCUMENT_NOT_FOUND SESSION_NOT_FOUND VAULT_NOT_FOUND "
+        "AGENT_NOT_FOUND METHOD_NOT_ALLOWED CONFLICT VAULT_EXISTS REQUEST_TOO_LARGE UNSUPPORTED_MEDIA_TYPE "
+        "RATE_LIMITED INTERNAL_ERROR LLM_ERROR EMBEDDING_ERROR DATABASE_UNAVAILABLE UPSTREAM_TIMEOUT"
+    ).split()
+    text = json.dumps(schema)
+    assert [code for code in codes if code not in text] == []
 
 
 def test_every_documented_error_has_the_envelope(schema):
