@@ -170,7 +170,11 @@ def exception_to_error(exc: Exception) -> ServiceError:
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed(detail=_flatten(exc.detail))
     if isinstance(exc, drf.ParseError):
-        return ValidationFailed("Invalid JSON", detail=str(exc.detail))
+        detail = str(exc.detail)
+        # DRF's parsers say which body they could not read: a multipart form is no JSON.
+        return ValidationFailed(
+            "Invalid multipart form" if "multipart" in detail.lower() else "Invalid JSON", detail=detail
+        )
     for exc_class, status, code in _DRF_ERRORS:
         if isinstance(exc, exc_class):
             headers = {}

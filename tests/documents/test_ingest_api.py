@@ -175,6 +175,13 @@ def test_invalid_utf8_in_a_json_body_is_cleaned_not_a_500(api_client, openai_set
     assert Document.objects.get().text == "caf\ufffd au lait"
 
 
+def test_an_unreadable_multipart_form_is_422_saying_so(api_client):
+    response = api_client.generic("POST", "/ingest", b"not a form", content_type="multipart/form-data")
+    body = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert body["error"] == "Invalid multipart form"  # not "Invalid JSON", as before
+    assert_nothing_written()
+
+
 def test_invalid_json_is_422(api_client):
     response = api_client.post("/ingest", data=b'{"text": ', content_type="application/json")
     assert_envelope(response, 422, "VALIDATION_ERROR")
