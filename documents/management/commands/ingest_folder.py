@@ -50,7 +50,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--glob", metavar="PATTERN", default="**/*", help="which files, relative to PATH (default: **/*)"
         )
-        parser.add_argument("--workers", type=int, default=4, metavar="N", help="files read and parsed in parallel")
+        parser.add_argument(
+            "--workers", type=int, default=4, metavar="N", help="files read and parsed in parallel (default: 4)"
+        )
         parser.add_argument(
             "--batch",
             type=int,

@@ -72,6 +72,9 @@ def test_revoke_api_key_makes_the_key_401_from_the_next_request(world):
     assert_envelope(client_with(secret).get("/documents"), 401, "UNAUTHORIZED")
     with pytest.raises(CommandError, match="no API key with prefix"):
         call_command("revoke_api_key", "rsk_nothing", stdout=StringIO())
+    again = StringIO()
+    call_command("revoke_api_key", secret[:12], stdout=again)
+    assert "revoked already" in again.getvalue()  # not "Revoked 0 API key(s)"
 
 
 def test_the_admin_shows_a_new_key_once_and_stores_only_its_hash(admin_client, world):

@@ -21,4 +21,7 @@ class Command(BaseCommand):
         if not keys.exists():
             raise CommandError(f"no API key with prefix {prefix!r}")
         revoked = api_keys_revoke(api_keys=keys)
+        if not revoked:
+            self.stdout.write(f"The API key with prefix {prefix} was revoked already; nothing changed.")
+            return
         self.stdout.write(self.style.SUCCESS(f"Revoked {revoked} API key(s) with prefix {prefix}."))
