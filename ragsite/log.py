@@ -119,7 +119,7 @@ def message_fields(message: str) -> dict[str, Any]:
                 value = json.loads(value)
             except ValueError:
                 return {}
-        fields[key] = value
+        fields.setdefault(key, value)  # the first of a repeated key: a later one may come from a logged value
         position = pair.end()
     return fields
 

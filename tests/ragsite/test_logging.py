@@ -157,7 +157,7 @@ def test_the_json_format_has_one_object_per_line_with_the_same_fields():
 
 
 def test_a_json_line_takes_quoted_pairs_apart_and_never_lets_them_replace_a_field():
-    message = f"event=upload name={kv_value('my file.pdf')} request_id=forged"
+    message = f"event=upload name={kv_value('my file.pdf')} request_id=forged event=forged"
     record = logging.LogRecord("ragsite", logging.INFO, __file__, 1, message, None, None)
     record.request_id = "req-8"
 
