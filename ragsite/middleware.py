@@ -118,8 +118,10 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_SIZE:
+            # A chunked body was read only up to one byte past the limit (ragsite/wsgi.py): its size is unknown.
+            size = "more bytes" if request.META.get("ragsite.chunked_over_limit") else f"{length} bytes"
             return error_response(
-                RequestTooLarge(detail=f"the body has {length} bytes; the limit is {settings.MAX_REQUEST_SIZE}")
+                RequestTooLarge(detail=f"the body has {size}; the limit is {settings.MAX_REQUEST_SIZE}")
             )
         return self.get_response(request)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,13 +15,20 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+# Set on a chunked body that ran past MAX_REQUEST_SIZE (RequestSizeLimitMiddleware words its 413 accordingly).
+CHUNKED_OVER_LIMIT = "ragsite.chunked_over_limit"
+_PIECE = 64 * 1024
+_IN_MEMORY = 1024 * 1024  # a larger body waits in a temporary file
+
+
 class ChunkedBodies:
     """Give a chunked request body (Transfer-Encoding: chunked, no Content-Length) its length.
 
     gunicorn decodes the chunks and says so (`wsgi.input_terminated`), but Django reads a body without a
-    Content-Length as empty, so such a POST lost its JSON or its upload and was answered as if nothing was sent. The
-    body is read here up to one byte past MAX_REQUEST_SIZE: a longer one keeps that length and gets the size limit's
-    413, never more than the limit in memory.
+    Content-Length as empty, so such a POST lost its JSON or its upload and was answered as if nothing was sent. Its
+    length is known only once it is read, so it is read here, before authentication and routing: at most one byte
+    past MAX_REQUEST_SIZE (a longer one is marked and gets the size limit's 413), and past a megabyte into a
+    temporary file rather than memory, so that anyone's chunked POST costs a worker little memory.
     """
 
     def __init__(self, app: WSGIApp, *, limit: int) -> None:
@@ -31,9 +38,20 @@ class ChunkedBodies:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
-            body = environ["wsgi.input"].read(self.limit + 1)
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+            # Not a `with`: the request reads it later; it is freed with the environ when the request is done.
+            body = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY)  # noqa: SIM115
+            size = 0
+            while size <= self.limit:
+                piece = environ["wsgi.input"].read(min(_PIECE, self.limit + 1 - size))
+                if not piece:
+                    break
+                body.write(piece)
+                size += len(piece)
+            body.seek(0)
+            environ["wsgi.input"] = body
+            environ["CONTENT_LENGTH"] = str(size)
+            if size > self.limit:
+                environ[CHUNKED_OVER_LIMIT] = True
         return self.app(environ, start_response)
 
 

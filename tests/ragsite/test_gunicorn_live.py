@@ -142,3 +142,4 @@ def test_a_chunked_body_is_read_and_held_to_the_size_limit(tmp_path):
         )
         assert refused.status_code == 413
         assert refused.json()["code"] == "REQUEST_TOO_LARGE"
+        assert refused.json()["detail"] == "the body has more bytes; the limit is 2048"
