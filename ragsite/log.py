@@ -104,9 +104,15 @@ def utc_timestamp(record: logging.LogRecord) -> str:
 _MESSAGE_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?:\s+|$)')
 
 
-def message_fields(message: str) -> dict[str, Any]:
-    """The key=value pairs of a message (`event=request status=200` → {"event": "request", "status": "200"}), or
-    none when the message is not made of such pairs only (then it stays a plain message)."""
+_FORMAT_KEY = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+def message_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The key=value pairs of a record's message (`event=request status=200` → {"event": "request", "status":
+    "200"}), or none when the message is not made of such pairs only (then it stays a plain message). Only keys
+    written in the format string count: a value put in with %s cannot add a field of its own."""
+    message = record.getMessage()
+    keys = set(_FORMAT_KEY.findall(str(record.msg)))
     fields: dict[str, Any] = {}
     position = 0
     while position < len(message):
@@ -121,7 +127,7 @@ def message_fields(message: str) -> dict[str, Any]:
                 return {}
         fields.setdefault(key, value)  # the first of a repeated key: a later one may come from a logged value
         position = pair.end()
-    return fields
+    return {key: value for key, value in fields.items() if key in keys}
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -164,5 +170,5 @@ class JsonFormatter(_JsonFormatter):
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_data, record, message_dict)
         log_data["ts"] = utc_timestamp(record)  # the key=value lines' form, not isoformat's +00:00
-        for key, value in message_fields(record.getMessage()).items():
+        for key, value in message_fields(record).items():
             log_data.setdefault(key, value)

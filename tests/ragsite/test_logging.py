@@ -166,6 +166,15 @@ def test_a_json_line_takes_quoted_pairs_apart_and_never_lets_them_replace_a_fiel
     assert (body["event"], body["name"], body["request_id"]) == ("upload", "my file.pdf", "req-8")
 
 
+def test_a_logged_value_cannot_add_a_json_field():
+    record = logging.LogRecord("ragsite", logging.INFO, __file__, 1, "event=login user=%s", ("eve admin=true",), None)
+
+    body = json.loads(JsonFormatter().format(record))
+
+    assert (body["event"], body["user"]) == ("login", "eve")
+    assert "admin" not in body
+
+
 @pytest.mark.parametrize("message", ["Watching for file changes", 'event=x broken="unterminated', 'a=b"c'])
 def test_a_message_that_is_not_all_pairs_stays_a_plain_message(message):
     record = logging.LogRecord("ragsite", logging.INFO, __file__, 1, message, None, None)
