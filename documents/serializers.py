@@ -75,15 +75,17 @@ class MetadataField(serializers.Field):
         return value
 
 
+def _document_text_field(name: str, *, allow_null: bool) -> CleanCharField:
+    return CleanCharField(
+        required=False, allow_blank=True, allow_null=allow_null, max_length=Document._meta.get_field(name).max_length
+    )
+
+
 class IngestFieldsSerializer(NullMeansAbsent):
     """What comes with the text or the file of an ingest."""
 
-    title = CleanCharField(
-        required=False, allow_blank=True, allow_null=True, max_length=Document._meta.get_field("title").max_length
-    )
-    source = CleanCharField(
-        required=False, allow_blank=True, allow_null=True, max_length=Document._meta.get_field("source").max_length
-    )
+    title = _document_text_field("title", allow_null=True)
+    source = _document_text_field("source", allow_null=True)
     metadata = MetadataField(required=False, allow_null=True)
     vault_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -112,8 +114,8 @@ class IngestFileInputSerializer(IngestFieldsSerializer):
 
     file = serializers.FileField(help_text="A txt, md, html, pdf or docx file; the type comes from its name.")
     # A form field has no null: leave it out.
-    title = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("title").max_length)
-    source = CleanCharField(required=False, allow_blank=True, max_length=Document._meta.get_field("source").max_length)
+    title = _document_text_field("title", allow_null=False)
+    source = _document_text_field("source", allow_null=False)
     metadata = MetadataField(required=False)
     vault_id = serializers.UUIDField(required=False)
 

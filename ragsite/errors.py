@@ -171,10 +171,9 @@ def exception_to_error(exc: Exception) -> ServiceError:
         return ValidationFailed(detail=_flatten(exc.detail))
     if isinstance(exc, drf.ParseError):
         detail = str(exc.detail)
-        # DRF's parsers say which body they could not read: a multipart form is no JSON.
-        return ValidationFailed(
-            "Invalid multipart form" if "multipart" in detail.lower() else "Invalid JSON", detail=detail
-        )
+        # DRF's MultiPartParser says so; every other parser the API accepts reads JSON.
+        multipart = detail.startswith("Multipart form parse error")
+        return ValidationFailed("Invalid multipart form" if multipart else "Invalid JSON", detail=detail)
     for exc_class, status, code in _DRF_ERRORS:
         if isinstance(exc, exc_class):
             headers = {}

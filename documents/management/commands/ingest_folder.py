@@ -51,7 +51,11 @@ class Command(BaseCommand):
             "--glob", metavar="PATTERN", default="**/*", help="which files, relative to PATH (default: **/*)"
         )
         parser.add_argument(
-            "--workers", type=int, default=4, metavar="N", help="files read and parsed in parallel (default: 4)"
+            "--workers",
+            type=int,
+            default=4,
+            metavar="N",
+            help="files read and parsed in parallel (default: %(default)s)",
         )
         parser.add_argument(
             "--batch",
