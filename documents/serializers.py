@@ -29,6 +29,10 @@ class CleanCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")  # DRF's CharField would take 42 for "42"; a number where text belongs is a bad type
+        if self.max_length is not None and len(data) > self.max_length:
+            # The limit is on what was sent, as the schema's maxLength says: DRF checks it after trimming (and this
+            # field after cleaning), so 10,000 NULs or spaces around one letter passed as one character.
+            self.fail("max_length", max_length=self.max_length, length=len(data))
         value = super().to_internal_value(text_clean(data))
         if not self.allow_blank and not value.strip():
             self.fail("blank")  # "\x00\x00" passed DRF's blank check and only became blank here
