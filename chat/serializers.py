@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from documents.serializers import CleanCharField
+from ragsite.serializers import SingleValuedQuery
 
 # Session ids travel in URLs (/sessions/{id}): no slashes, no control characters.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
@@ -26,7 +27,7 @@ class AgentInputSerializer(serializers.Serializer):
     system_prompt = CleanCharField(max_length=20_000)
 
 
-class AgentListQuerySerializer(serializers.Serializer):
+class AgentListQuerySerializer(SingleValuedQuery):
     vault_id = serializers.UUIDField(required=False)
 
 

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from documents.models import Document
 from documents.services.parsing import text_clean
 from ragsite.parsers import json_loads_strict
-from ragsite.serializers import NullMeansAbsent
+from ragsite.serializers import NullMeansAbsent, SingleValuedQuery
 
 METADATA_MAX_DEPTH = 16
 METADATA_MAX_BYTES = 64 * 1024
@@ -131,7 +131,7 @@ class IngestOutputSerializer(serializers.Serializer):
     vault_id = serializers.UUIDField(allow_null=True)
 
 
-class DocumentListQuerySerializer(serializers.Serializer):
+class DocumentListQuerySerializer(SingleValuedQuery):
     vault_id = serializers.UUIDField(required=False)
     q = CleanCharField(required=False, allow_blank=True, max_length=200)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)

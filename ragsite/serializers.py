@@ -21,6 +21,18 @@ class NullMeansAbsent(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class SingleValuedQuery(serializers.Serializer):
+    """Query parameters given once: `?vault_id=a&vault_id=b` is a 422, where DRF would quietly take the last one
+    (the schema declares one value each)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            repeated = {name: ["Give this parameter once."] for name in self.fields if len(data.getlist(name)) > 1}
+            if repeated:
+                raise serializers.ValidationError(repeated)
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(
     {
         "oneOf": [
