@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from ragsite.database import embedded_server_running, embedded_server_stop
-from tests.live import BASE_DIR, service_env
+from tests.live import BASE_DIR, manage, service_env
 
 # Each process connects, reports the server's start time, and holds on until the test lets it go, so all four
 # are using the server at the same time.
@@ -23,21 +23,24 @@ while not os.path.exists(os.environ['RELEASE_FILE']):
 """
 
 
+def connected_user(env: dict[str, str]) -> subprocess.Popen[str]:
+    """A process that connects (starting the server if need be), prints the server's start time and holds on until
+    the RELEASE_FILE of its environment exists."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", _CONNECT],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.mark.slow
 def test_processes_starting_at_once_share_one_server_that_stops_after_the_last_one(tmp_path):
     release = tmp_path / "release"
     env = service_env(DATA_DIR=str(tmp_path), RELEASE_FILE=str(release))
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "shell", "--no-imports", "-c", _CONNECT],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
+    processes = [connected_user(env) for _ in range(4)]
     start_times = {process.stdout.readline().strip() for process in processes}
     assert embedded_server_running(pgdata=tmp_path / "postgres")
     release.touch()
@@ -56,21 +59,19 @@ def test_a_database_started_by_hand_outlives_the_processes_that_use_it_until_sto
     env = service_env(DATA_DIR=str(tmp_path))
     pgdata = tmp_path / "postgres"
 
-    def manage(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
-        )
+    def succeeds(*args: str) -> str:
+        result = manage(*args, env=env)
         assert result.returncode == 0, result.stderr
-        return result
+        return result.stdout
 
     try:
-        manage("embedded_db", "start")
-        manage("shell", "--no-imports", "-c", _QUERY)
-        manage("shell", "--no-imports", "-c", _QUERY)
+        succeeds("embedded_db", "start")
+        succeeds("shell", "--no-imports", "-c", _QUERY)
+        succeeds("shell", "--no-imports", "-c", _QUERY)
         assert embedded_server_running(pgdata=pgdata)  # the users came and went; the server stayed
 
-        assert "stopped" in manage("embedded_db", "stop").stdout
-        manage("shell", "--no-imports", "-c", _QUERY)
+        assert "stopped" in succeeds("embedded_db", "stop")
+        succeeds("shell", "--no-imports", "-c", _QUERY)
         assert not embedded_server_running(pgdata=pgdata)  # started by that user, stopped when it left
     finally:
         embedded_server_stop(pgdata=pgdata)
@@ -81,23 +82,10 @@ def test_embedded_db_start_adopts_a_server_another_process_started(tmp_path):
     release = tmp_path / "release"
     env = service_env(DATA_DIR=str(tmp_path), RELEASE_FILE=str(release))
     pgdata = tmp_path / "postgres"
-    user = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", _CONNECT],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    user = connected_user(env)
     try:
         assert user.stdout.readline().strip()  # it started the server and is using it
-        started = subprocess.run(
-            [sys.executable, "manage.py", "embedded_db", "start"],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
+        started = manage("embedded_db", "start", env=env)
         assert started.returncode == 0, started.stderr
         release.touch()
         assert user.communicate(timeout=120)[0] == "" and user.returncode == 0
