@@ -106,6 +106,11 @@ def _api_key_prefix(request: HttpRequest) -> str:
     return prefix if isinstance(prefix, str) and prefix else "-"
 
 
+# Set by ragsite.wsgi.ChunkedBodies on a chunked body that ran past MAX_REQUEST_SIZE: read only that far, its size is
+# unknown.
+CHUNKED_OVER_LIMIT = "ragsite.chunked_over_limit"
+
+
 class RequestSizeLimitMiddleware:
     """MAX_REQUEST_SIZE for every body, JSON and uploads alike, refused before a byte of it is read."""
 
@@ -118,8 +123,7 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_SIZE:
-            # A chunked body was read only up to one byte past the limit (ragsite/wsgi.py): its size is unknown.
-            size = "more bytes" if request.META.get("ragsite.chunked_over_limit") else f"{length} bytes"
+            size = "more bytes" if request.META.get(CHUNKED_OVER_LIMIT) else f"{length} bytes"
             return error_response(
                 RequestTooLarge(detail=f"the body has {size}; the limit is {settings.MAX_REQUEST_SIZE}")
             )

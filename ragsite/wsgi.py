@@ -15,8 +15,6 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-# Set on a chunked body that ran past MAX_REQUEST_SIZE (RequestSizeLimitMiddleware words its 413 accordingly).
-CHUNKED_OVER_LIMIT = "ragsite.chunked_over_limit"
 _PIECE = 64 * 1024
 _IN_MEMORY = 1024 * 1024  # a larger body waits in a temporary file
 
@@ -31,9 +29,10 @@ class ChunkedBodies:
     temporary file rather than memory, so that anyone's chunked POST costs a worker little memory.
     """
 
-    def __init__(self, app: WSGIApp, *, limit: int) -> None:
+    def __init__(self, app: WSGIApp, *, limit: int, over_limit_key: str) -> None:
         self.app = app
         self.limit = limit
+        self.over_limit_key = over_limit_key  # set in the environ of a body that ran past the limit
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
@@ -51,15 +50,18 @@ class ChunkedBodies:
             environ["wsgi.input"] = body
             environ["CONTENT_LENGTH"] = str(size)
             if size > self.limit:
-                environ[CHUNKED_OVER_LIMIT] = True
+                environ[self.over_limit_key] = True
         return self.app(environ, start_response)
 
 
 def _application() -> WSGIApp:
     django_app = get_wsgi_application()
-    from django.conf import settings  # configured by get_wsgi_application
+    # Both need the settings that get_wsgi_application configured.
+    from django.conf import settings
 
-    return ChunkedBodies(django_app, limit=settings.MAX_REQUEST_SIZE)
+    from ragsite.middleware import CHUNKED_OVER_LIMIT
+
+    return ChunkedBodies(django_app, limit=settings.MAX_REQUEST_SIZE, over_limit_key=CHUNKED_OVER_LIMIT)
 
 
 application = _application()
